@@ -1,0 +1,35 @@
+"""Command line: ``python -m handkit <command> ...``.
+
+Commands:
+  bench <name>   print benchmark figures (names: mano, render)
+  data synth     generate a synthetic sparsely-labelled video set
+  run            execute every notebook headless into runs/<timestamp>/ and print key numbers
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: command words -> module whose ``main(argv)`` handles the rest of the arguments.
+COMMANDS = {
+    ("bench", "mano"): "handkit.benchmarks.mano",
+    ("bench", "render"): "handkit.benchmarks.render",
+    ("data", "synth"): "handkit.data.synthetic",
+    ("run",): "handkit.experiments",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for words, module_name in COMMANDS.items():
+        if tuple(argv[: len(words)]) == words:
+            module = importlib.import_module(module_name)
+            return int(module.main(argv[len(words):]) or 0)
+    usage = "\n".join("  python -m handkit " + " ".join(w) for w in COMMANDS)
+    print(f"unknown command {' '.join(argv)!r}; expected one of:\n{usage}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

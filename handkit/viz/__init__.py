@@ -1,0 +1,1 @@
+"""Plotly figure builders (each returns a plain ``go.Figure``)."""

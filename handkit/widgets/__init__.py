@@ -1,0 +1,1 @@
+"""ipywidgets builders whose callbacks call handkit functions."""
