@@ -1,5 +1,7 @@
 """The MANO hand model: arrays, safe loading of official files, the embedded synthetic model, the layer."""
 
-from handkit.mano.model import ManoModel
+from handkit.mano.layer import ManoLayer, ManoSteps
+from handkit.mano.loading import MANO_ROOT_ENV, load_model
+from handkit.mano.model import JOINT_NAMES, ManoModel
 
-__all__ = ["ManoModel"]
+__all__ = ["JOINT_NAMES", "MANO_ROOT_ENV", "ManoLayer", "ManoModel", "ManoSteps", "load_model"]
