@@ -1,0 +1,353 @@
+"""A small vectorised z-buffer rasteriser in torch, for synthetic hand images.
+
+No OpenGL and no external renderer: camera-space triangles are projected with the
+intrinsics ``K``, each triangle enumerates the pixel centres inside its bounding box,
+a barycentric test keeps the covered ones, and a scatter-min z-buffer picks the nearest
+triangle per pixel. Colours are per-vertex (smooth skin variation), interpolated with
+perspective-correct barycentrics and lit with a Lambertian term plus ambient light.
+
+Conventions (as in :mod:`handkit.data.record`): camera x right, y down, z forward,
+lengths in mm, pixel (u, v) = (fx x / z + cx, fy y / z + cy). The centre of the pixel in
+column ``j`` and row ``i`` is at (u, v) = (j, i) (OpenCV), so an image of width W spans
+u in [-0.5, W - 0.5].
+
+Shape letters: B batch, V vertices, F faces, H x W image, N candidate (face, pixel) pairs.
+Introduced in ``notebooks/02_sparse_videos.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+#: Light direction (camera frame, the way the light travels): from above-left, behind the camera.
+DEFAULT_LIGHT_DIR = (0.35, 0.55, 1.0)
+
+#: A few skin base tones (RGB in [0, 1]) that :func:`skin_vertex_colors` varies around.
+SKIN_TONES = (
+    (0.96, 0.80, 0.69),
+    (0.90, 0.72, 0.60),
+    (0.80, 0.60, 0.47),
+    (0.66, 0.47, 0.35),
+    (0.50, 0.34, 0.24),
+    (0.36, 0.24, 0.17),
+)
+
+#: Triangles with a vertex closer than this (mm) to the camera plane are not drawn.
+NEAR_MM = 1.0
+
+
+@dataclass(frozen=True)
+class Fragments:
+    """Per-pixel result of :func:`rasterize`.
+
+    Attributes:
+        face_id: (B, H, W) int64 index of the visible face, -1 at background.
+        bary: (B, H, W, 3) perspective-correct barycentric weights of that face's
+            vertices (zeros at background).
+        depth: (B, H, W) camera-space z of the visible surface, mm; ``inf`` at background.
+    """
+
+    face_id: torch.Tensor
+    bary: torch.Tensor
+    depth: torch.Tensor
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """Output of :func:`render_mesh`.
+
+    Attributes:
+        image: (B, H, W, 3) float RGB in [0, 1].
+        mask: (B, H, W) bool, True where the mesh is visible.
+        depth: (B, H, W) float, mm; ``inf`` at background.
+    """
+
+    image: torch.Tensor
+    mask: torch.Tensor
+    depth: torch.Tensor
+
+
+def _check_inputs(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_size) -> tuple:
+    """Validate shapes; return (K as (B, 3, 3), (H, W))."""
+    if verts.ndim != 3 or verts.shape[-1] != 3:
+        raise ValueError(f"verts must have shape (B, V, 3), got {tuple(verts.shape)}")
+    if not verts.is_floating_point():
+        raise ValueError(f"verts must be a float tensor, got {verts.dtype}")
+    if faces.ndim != 2 or faces.shape[-1] != 3 or faces.dtype not in (torch.int32, torch.int64):
+        raise ValueError(f"faces must be an integer tensor of shape (F, 3), got {faces.dtype} {tuple(faces.shape)}")
+    if faces.numel() and (faces.min() < 0 or faces.max() >= verts.shape[1]):
+        raise ValueError(
+            f"faces must index vertices 0..{verts.shape[1] - 1}, found {int(faces.min())}..{int(faces.max())}"
+        )
+    if K.shape == (3, 3):
+        K = K.expand(verts.shape[0], 3, 3)
+    if K.shape != (verts.shape[0], 3, 3):
+        raise ValueError(f"K must have shape (3, 3) or (B, 3, 3) with B = {verts.shape[0]}, got {tuple(K.shape)}")
+    if len(image_size) != 2 or min(int(s) for s in image_size) < 1:
+        raise ValueError(f"image_size must be (H, W) with positive ints, got {image_size!r}")
+    return K.to(verts.dtype), (int(image_size[0]), int(image_size[1]))
+
+
+def project(verts: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Pinhole projection: camera-space points (B, V, 3) mm, K (B, 3, 3) -> pixels (B, V, 2)."""
+    p = torch.einsum("bij,bvj->bvi", K, verts)  # (B, V, 3)
+    return p[..., :2] / p[..., 2:3]
+
+
+def _candidates(tri_uv: torch.Tensor, visible: torch.Tensor, H: int, W: int):
+    """Enumerate (face, pixel) pairs with the pixel centre in the face's bounding box.
+
+    Args:
+        tri_uv: (B, F, 3, 2) projected triangle corners, pixels.
+        visible: (B, F) bool, faces in front of the camera.
+    Returns:
+        flat face index into B*F (N,), pixel column x (N,), pixel row y (N,).
+    """
+    lo = tri_uv.amin(2).ceil().clamp(min=0)  # (B, F, 2) first covered pixel centre
+    hi = tri_uv.amax(2).floor()  # (B, F, 2) last covered pixel centre
+    hi = torch.minimum(hi, torch.tensor([W - 1, H - 1], dtype=hi.dtype))
+    size = (hi - lo + 1).clamp(min=0).long()  # (B, F, 2) box width, height
+    size = size * visible[..., None]
+    count = (size[..., 0] * size[..., 1]).reshape(-1)  # (B*F,)
+    face = torch.repeat_interleave(torch.arange(count.numel()), count)  # (N,)
+    start = torch.repeat_interleave(count.cumsum(0) - count, count)  # (N,)
+    local = torch.arange(face.numel()) - start  # (N,) position inside the box
+    width = size.reshape(-1, 2)[face, 0]
+    lo = lo.reshape(-1, 2).long()[face]  # (N, 2)
+    return face, lo[:, 0] + local % width, lo[:, 1] + local // width
+
+
+def _edge(a: torch.Tensor, b: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
+    """Twice the signed area of (a, b, p); a, b (N, 2)."""
+    return (b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (b[:, 1] - a[:, 1]) * (px - a[:, 0])
+
+
+def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_size) -> Fragments:
+    """Z-buffer rasterisation of camera-space triangle meshes.
+
+    A pixel is covered by a triangle when its centre lies inside or on the projected
+    triangle (either winding; no back-face culling). Among covering triangles the one with
+    the smallest depth at the pixel centre wins (ties: lowest face index).
+
+    Args:
+        verts: (B, V, 3) camera-space vertices, mm (z > 0 in front of the camera).
+        faces: (F, 3) int vertex indices.
+        K: (B, 3, 3) or (3, 3) intrinsics.
+        image_size: (H, W) pixels.
+    Returns:
+        :class:`Fragments` with (B, H, W) face ids, barycentrics and depth.
+    """
+    K, (H, W) = _check_inputs(verts, faces, K, image_size)
+    B, n_faces = verts.shape[0], faces.shape[0]
+    faces = faces.long()
+    tri = verts[:, faces]  # (B, F, 3, 3) corners x xyz
+    tri_uv = project(verts, K)[:, faces]  # (B, F, 3, 2)
+    visible = (tri[..., 2] > NEAR_MM).all(-1)  # (B, F)
+    face, px, py = _candidates(tri_uv.detach(), visible, H, W)
+    uv = tri_uv.reshape(-1, 3, 2)[face]  # (N, 3, 2)
+    cx, cy = px.to(uv.dtype), py.to(uv.dtype)
+    area = _edge(uv[:, 0], uv[:, 1], uv[:, 2, 0], uv[:, 2, 1])  # (N,)
+    w = torch.stack(
+        [_edge(uv[:, 1], uv[:, 2], cx, cy), _edge(uv[:, 2], uv[:, 0], cx, cy), _edge(uv[:, 0], uv[:, 1], cx, cy)], -1
+    ) / area[:, None]  # (N, 3) screen-space barycentrics
+    keep = (area.abs() > 1e-12) & (w >= 0).all(-1)
+    face, px, py, w = face[keep], px[keep], py[keep], w[keep]
+    inv_z = 1.0 / tri[..., 2].reshape(-1, 3)[face]  # (N, 3); 1/z is affine in screen space
+    depth = 1.0 / (w * inv_z).sum(-1)  # (N,)
+    bary = w * inv_z * depth[:, None]  # (N, 3) perspective-correct
+    pixel = (face // n_faces) * (H * W) + py * W + px  # (N,) flat index into B*H*W
+    zbuf = torch.full((B * H * W,), float("inf"), dtype=depth.dtype)
+    zbuf = zbuf.scatter_reduce(0, pixel, depth, "amin")
+    winner = depth == zbuf[pixel]
+    best = torch.full((B * H * W,), face.numel(), dtype=torch.long)  # sentinel = no candidate
+    best = best.scatter_reduce(0, pixel[winner], torch.arange(face.numel())[winner], "amin")
+    hit = best < face.numel()
+    face_id = torch.full((B * H * W,), -1, dtype=torch.long)
+    face_id[hit] = face[best[hit]] % n_faces
+    bary_img = torch.zeros(B * H * W, 3, dtype=verts.dtype)
+    bary_img[hit] = bary[best[hit]]
+    return Fragments(face_id.reshape(B, H, W), bary_img.reshape(B, H, W, 3), zbuf.reshape(B, H, W))
+
+
+def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Area-weighted unit vertex normals (B, V, 3) of meshes (B, V, 3) with faces (F, 3)."""
+    tri = verts[:, faces.long()]  # (B, F, 3, 3)
+    face_n = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)  # (B, F, 3)
+    normals = torch.zeros_like(verts)
+    for corner in range(3):
+        normals.index_add_(1, faces[:, corner].long(), face_n)
+    return F.normalize(normals, dim=-1, eps=1e-12)
+
+
+def interpolate(frags: Fragments, faces: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
+    """Interpolate per-vertex attributes (B, V, C) at every pixel -> (B, H, W, C); 0 at background."""
+    B, H, W = frags.face_id.shape
+    fid = frags.face_id.clamp(min=0).reshape(B, -1)  # (B, H*W)
+    corner_v = faces.long()[fid]  # (B, H*W, 3)
+    batch = torch.arange(B)[:, None, None]
+    values = attributes[batch, corner_v]  # (B, H*W, 3, C)
+    out = (values * frags.bary.reshape(B, -1, 3, 1)).sum(2)  # (B, H*W, C)
+    out = out * (frags.face_id.reshape(B, -1, 1) >= 0)
+    return out.reshape(B, H, W, -1)
+
+
+def shade(
+    frags: Fragments,
+    verts: torch.Tensor,
+    faces: torch.Tensor,
+    colors: torch.Tensor,
+    *,
+    light_dir=DEFAULT_LIGHT_DIR,
+    ambient: float = 0.35,
+) -> torch.Tensor:
+    """Lambertian shading with ambient light, normals turned towards the camera.
+
+    Args:
+        frags: from :func:`rasterize`.
+        verts: (B, V, 3) camera-space vertices, mm.
+        faces: (F, 3).
+        colors: (B, V, 3) or (V, 3) albedo in [0, 1].
+        light_dir: (3,) direction the light travels, camera frame.
+        ambient: share of light that reaches every surface, in [0, 1].
+    Returns:
+        (B, H, W, 3) colours in [0, 1], 0 at background.
+    """
+    if not 0.0 <= ambient <= 1.0:
+        raise ValueError(f"ambient must be in [0, 1], got {ambient}")
+    colors = colors.to(verts.dtype).expand(verts.shape[0], -1, -1)
+    normal = F.normalize(interpolate(frags, faces, vertex_normals(verts, faces)), dim=-1, eps=1e-12)
+    point = interpolate(frags, faces, verts)  # (B, H, W, 3)
+    facing = torch.where((normal * point).sum(-1, keepdim=True) > 0, -normal, normal)  # towards camera
+    light = F.normalize(torch.as_tensor(light_dir, dtype=verts.dtype), dim=0)
+    diffuse = (-(facing * light).sum(-1, keepdim=True)).clamp(min=0)  # (B, H, W, 1)
+    return interpolate(frags, faces, colors) * (ambient + (1.0 - ambient) * diffuse)
+
+
+def render_mesh(
+    verts: torch.Tensor,
+    faces: torch.Tensor,
+    K: torch.Tensor,
+    image_size,
+    *,
+    colors: torch.Tensor | None = None,
+    background: torch.Tensor | None = None,
+    light_dir=DEFAULT_LIGHT_DIR,
+    ambient: float = 0.35,
+    supersample: int = 1,
+) -> Rendering:
+    """Render shaded meshes over a background.
+
+    With ``supersample = s > 1`` the image is rendered at s times the size and averaged
+    down (anti-aliasing); the mask is then "at least half the sub-pixels covered" and the
+    depth the nearest sub-pixel depth.
+
+    Args:
+        verts: (B, V, 3) camera-space vertices, mm.
+        faces: (F, 3) int vertex indices.
+        K: (B, 3, 3) or (3, 3) intrinsics for the (H, W) output.
+        image_size: (H, W).
+        colors: (B, V, 3) or (V, 3) albedo in [0, 1]; default a uniform skin tone.
+        background: (B, H, W, 3) in [0, 1]; default black.
+        light_dir, ambient: see :func:`shade`.
+        supersample: integer factor >= 1.
+    Returns:
+        :class:`Rendering` (image (B, H, W, 3) float, mask (B, H, W) bool, depth (B, H, W) mm).
+    """
+    K, (H, W) = _check_inputs(verts, faces, K, image_size)
+    if int(supersample) != supersample or supersample < 1:
+        raise ValueError(f"supersample must be an integer >= 1, got {supersample!r}")
+    if background is not None and background.shape != (verts.shape[0], H, W, 3):
+        raise ValueError(f"background must have shape {(verts.shape[0], H, W, 3)}, got {tuple(background.shape)}")
+    if colors is None:
+        colors = torch.tensor(SKIN_TONES[1], dtype=verts.dtype).expand(verts.shape[1], 3)
+    if colors.shape[-2:] != (verts.shape[1], 3):
+        raise ValueError(f"colors must have shape (B, V, 3) or (V, 3) with V = {verts.shape[1]}, got {tuple(colors.shape)}")
+    s = int(supersample)
+    K_s = scale_intrinsics(K, s)
+    frags = rasterize(verts, faces, K_s, (H * s, W * s))
+    rgb = shade(frags, verts, faces, colors, light_dir=light_dir, ambient=ambient)  # (B, sH, sW, 3)
+    cover = (frags.face_id >= 0).to(verts.dtype)
+    if s > 1:
+        rgb = F.avg_pool2d(rgb.permute(0, 3, 1, 2), s).permute(0, 2, 3, 1)
+        cover = F.avg_pool2d(cover[:, None], s)[:, 0]
+        depth = -F.max_pool2d(-frags.depth[:, None], s)[:, 0]
+    else:
+        depth = frags.depth
+    bg = torch.zeros_like(rgb) if background is None else background.to(rgb.dtype)
+    image = rgb + (1.0 - cover[..., None]) * bg
+    mask = cover >= 0.5
+    return Rendering(image.clamp(0, 1), mask, torch.where(mask, depth, torch.full_like(depth, float("inf"))))
+
+
+def scale_intrinsics(K: torch.Tensor, factor: float) -> torch.Tensor:
+    """Intrinsics (..., 3, 3) for an image resized by ``factor`` (pixel centres at integers).
+
+    u' = factor * u + (factor - 1) / 2, and the same for v.
+    """
+    out = K.clone()
+    out[..., :2, :] = factor * K[..., :2, :] + 0.5 * (factor - 1) * K[..., 2:3, :]
+    return out
+
+
+def skin_vertex_colors(rest_verts: torch.Tensor, *, generator: torch.Generator, tone=None) -> torch.Tensor:
+    """Smoothly varying skin albedo for one hand.
+
+    A base tone (random from :data:`SKIN_TONES` unless given) times a sum of three random
+    low-frequency waves over the rest-pose vertex positions (wavelengths 40-120 mm),
+    so neighbouring vertices get similar colours.
+
+    Args:
+        rest_verts: (V, 3) rest-pose vertices, mm.
+        generator: torch random generator (seeded by the caller).
+        tone: optional (3,) RGB base colour in [0, 1].
+    Returns:
+        (V, 3) float colours in [0, 1].
+    """
+    if tone is None:
+        tone = SKIN_TONES[int(torch.randint(len(SKIN_TONES), (1,), generator=generator))]
+    tone = torch.as_tensor(tone, dtype=rest_verts.dtype)
+    dirs = F.normalize(torch.randn(3, 3, generator=generator, dtype=rest_verts.dtype), dim=-1)  # (waves, xyz)
+    wavelength = 40.0 + 80.0 * torch.rand(3, generator=generator, dtype=rest_verts.dtype)
+    phase = 6.2832 * torch.rand(3, generator=generator, dtype=rest_verts.dtype)
+    waves = torch.sin(rest_verts @ dirs.T * (6.2832 / wavelength) + phase)  # (V, 3 waves)
+    tint = torch.tensor([0.05, -0.03, -0.04], dtype=rest_verts.dtype)  # towards red
+    shade_ = 1.0 + 0.07 * waves[:, :1] + waves[:, 1:2] * tint  # (V, 3)
+    return (tone * shade_ * (1.0 + 0.03 * waves[:, 2:3])).clamp(0, 1)
+
+
+def random_backgrounds(n: int, image_size, *, generator: torch.Generator) -> torch.Tensor:
+    """Random smooth backgrounds so that a network cannot rely on a constant colour.
+
+    Each image is a linear gradient between two random colours, plus a smooth random
+    texture (a coarse random grid upsampled bicubically) and a little per-pixel noise.
+
+    Args:
+        n: number of images.
+        image_size: (H, W).
+        generator: torch random generator (seeded by the caller).
+    Returns:
+        (n, H, W, 3) float32 in [0, 1].
+    """
+    H, W = int(image_size[0]), int(image_size[1])
+    out = []
+    for _ in range(n):
+        c0, c1 = torch.rand(2, 3, generator=generator)
+        angle = 6.2832 * torch.rand((), generator=generator)
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, H), torch.linspace(-1, 1, W), indexing="ij")
+        t = (0.5 + 0.35 * (xs * torch.cos(angle) + ys * torch.sin(angle)))[..., None]  # (H, W, 1)
+        image = c0 * (1 - t) + c1 * t
+        cells = int(torch.randint(2, 9, (1,), generator=generator))
+        coarse = torch.rand(1, 3, cells, cells, generator=generator) - 0.5
+        texture = F.interpolate(coarse, size=(H, W), mode="bicubic", align_corners=True)[0].permute(1, 2, 0)
+        strength = 0.6 * torch.rand((), generator=generator)
+        noise = 0.04 * torch.randn(H, W, 3, generator=generator)
+        out.append((image + strength * texture + noise).clamp(0, 1))
+    return torch.stack(out)
+
+
+def to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """Float image(s) in [0, 1] (..., 3) -> uint8 (..., 3), rounded."""
+    return (image.clamp(0, 1) * 255.0).round().to(torch.uint8)
