@@ -1,0 +1,91 @@
+"""An ipywidgets explorer for MANO: sliders for shape (beta) and PCA pose, redrawing the hand.
+
+The callback is :func:`pose_and_draw`, a plain handkit function; the widget only wires sliders
+to it. ``explorer.result`` holds the last :class:`HandState`, so a notebook (or a test) can
+drive the sliders headlessly and check what changed. Introduced in
+``notebooks/01_mano_basics.ipynb``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+import torch
+from IPython.display import display
+
+from handkit.mano.layer import ManoLayer
+from handkit.viz.mesh import hand_figure
+
+
+@dataclass(frozen=True)
+class HandState:
+    """What the explorer last drew: inputs and the MANO output (mm)."""
+
+    betas: torch.Tensor  # (1, 10)
+    pose_coeffs: torch.Tensor  # (1, 3 + ncomps)
+    verts: torch.Tensor  # (1, 778, 3)
+    joints: torch.Tensor  # (1, 21, 3)
+    figure: go.Figure
+
+
+def pose_and_draw(layer: ManoLayer, betas: list[float], pca: list[float], *,
+                  show: bool = True) -> HandState:
+    """Run MANO for one hand (no global rotation) and draw it.
+
+    Args:
+        layer: a PCA ``ManoLayer``.
+        betas: up to 10 shape values (missing ones are 0).
+        pca: up to ``layer.ncomps`` PCA pose coefficients (missing ones are 0).
+        show: display the figure (the widget's output area) as well as returning it.
+    """
+    if not layer.use_pca:
+        raise ValueError("the explorer needs a layer with use_pca=True")
+    if len(betas) > layer.num_betas or len(pca) > layer.ncomps:
+        raise ValueError(f"expected at most {layer.num_betas} betas and {layer.ncomps} PCA values, "
+                         f"got {len(betas)} and {len(pca)}")
+    dtype = layer.v_template.dtype
+    beta_t = torch.zeros(1, layer.num_betas, dtype=dtype)
+    beta_t[0, : len(betas)] = torch.tensor(betas, dtype=dtype)
+    pose = torch.zeros(1, 3 + layer.ncomps, dtype=dtype)
+    pose[0, 3: 3 + len(pca)] = torch.tensor(pca, dtype=dtype)
+    with torch.no_grad():
+        verts, joints = layer(pose, beta_t)
+    figure = hand_figure(verts[0], layer.faces, joints[0], title="MANO explorer")
+    if show:
+        display(figure)
+    return HandState(beta_t, pose, verts, joints, figure)
+
+
+def mano_explorer(layer: ManoLayer, *, num_betas: int = 4, num_pca: int = 4,
+                  limit: float = 3.0, show: bool = True) -> widgets.interactive:
+    """Sliders ``beta0..`` and ``pca0..`` that redraw the hand through :func:`pose_and_draw`.
+
+    Returns:
+        ``ipywidgets.interactive``; ``explorer.result`` is the last ``HandState``.
+    """
+    if not 0 <= num_betas <= layer.num_betas or not 0 <= num_pca <= layer.ncomps:
+        raise ValueError(f"num_betas must be in 0..{layer.num_betas} and num_pca in "
+                         f"0..{layer.ncomps}, got {num_betas}, {num_pca}")
+
+    def slider(name):
+        return widgets.FloatSlider(value=0.0, min=-limit, max=limit, step=0.1, description=name,
+                                   continuous_update=False)
+
+    names = [f"beta{k}" for k in range(num_betas)] + [f"pca{k}" for k in range(num_pca)]
+
+    def redraw(**values):
+        betas = [values[f"beta{k}"] for k in range(num_betas)]
+        pca = [values[f"pca{k}"] for k in range(num_pca)]
+        return pose_and_draw(layer, betas, pca, show=show)
+
+    return widgets.interactive(redraw, **{name: slider(name) for name in names})
+
+
+def slider(explorer: widgets.interactive, description: str) -> widgets.FloatSlider:
+    """The explorer's slider with this description (e.g. "beta0"), to drive it from code."""
+    for child in explorer.children:
+        if getattr(child, "description", None) == description:
+            return child
+    raise KeyError(f"no slider named {description!r}")
