@@ -1,0 +1,318 @@
+"""Run notebooks headless with papermill and tabulate the numbers they write.
+
+Every notebook has one cell tagged ``parameters``; one of its parameters, ``out_json``, names the
+JSON file where the notebook writes its key numbers. :func:`run_notebooks` executes notebooks
+with chosen parameters into a folder, pointing each ``out_json`` into that folder, and returns
+what they wrote; :func:`format_results_table` lays the numbers out as plain text.
+
+``python -m handkit run`` (what ``make run`` calls) does this for every notebook in
+``notebooks/`` at its default parameters, into ``runs/<timestamp>/``::
+
+    python -m handkit run                                   # all notebooks, defaults
+    python -m handkit run notebooks/01_mano_basics.ipynb -p seed 3 --out-dir runs/seed3
+
+The kernels inherit the environment, so ``OMP_NUM_THREADS`` set by the caller (``make`` sets 2
+unless it is already set) limits torch's threads inside the notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import papermill
+from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import KernelManager
+
+#: The parameter every notebook uses for the path of the JSON file it writes.
+OUT_JSON = "out_json"
+
+#: The Jupyter kernel ``make run`` registers for the repository's ``.venv``.
+DEFAULT_KERNEL = "handkit"
+
+#: Kernel name used when ``kernel=None``: the Python running this code.
+_CURRENT_ENV_KERNEL = "handkit-current-env"
+
+
+class NotebookRunError(RuntimeError):
+    """A notebook failed or did not write its JSON; the message names notebook and cell."""
+
+
+class _CurrentEnvKernelSpecManager(KernelSpecManager):
+    """Hands out a kernel running ``sys.executable``, whatever kernel name is asked for."""
+
+    def get_kernel_spec(self, kernel_name):
+        return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
+
+
+class _CurrentEnvKernelManager(KernelManager):
+    """Starts kernels in the Python running this code (like nbval's ``--nbval-current-env``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(kernel_spec_manager=_CurrentEnvKernelSpecManager(), **kwargs)
+
+
+def notebook_parameters(notebook: str | Path) -> dict[str, Any]:
+    """The parameters a notebook's ``parameters`` cell defines, as papermill reads them.
+
+    Returns:
+        name -> papermill's description (a dict with ``default``, ``inferred_type_name``, ...).
+    """
+    return papermill.inspect_notebook(str(notebook))
+
+
+def _check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> None:
+    known = notebook_parameters(notebook)
+    if OUT_JSON not in known:
+        raise ValueError(
+            f"{notebook.name}: its parameters cell does not define {OUT_JSON!r}; every notebook "
+            f"needs one cell tagged 'parameters' that sets {OUT_JSON} (found: {sorted(known)})"
+        )
+    if OUT_JSON in parameters:
+        raise ValueError(f"{OUT_JSON!r} is chosen by run_notebooks (out_dir/<notebook>.json)")
+    unknown = sorted(set(parameters) - set(known))
+    if unknown:
+        raise ValueError(
+            f"{notebook.name}: unknown parameter(s) {unknown}; its parameters cell defines "
+            f"{sorted(known)}"
+        )
+
+
+def _kernel_options(kernel: str | None) -> dict[str, Any]:
+    """papermill keyword arguments that select the kernel, after checking it exists."""
+    if kernel is None:
+        return {
+            "kernel_name": _CURRENT_ENV_KERNEL,
+            "kernel_manager_class": _CurrentEnvKernelManager,
+        }
+    try:
+        KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        raise NotebookRunError(
+            f"Jupyter kernel {kernel!r} is not installed for this Python ({sys.executable}). "
+            f"`make run` registers the 'handkit' kernel; by hand: {sys.executable} -m ipykernel "
+            f"install --sys-prefix --name handkit. Or run in this Python: --current-env."
+        ) from None
+    return {"kernel_name": kernel}
+
+
+def read_results(json_path: str | Path, *, notebook_name: str) -> dict[str, Any]:
+    """Load the JSON file a notebook wrote; it must exist and hold a JSON object."""
+    json_path = Path(json_path)
+    if not json_path.is_file():
+        raise NotebookRunError(
+            f"{notebook_name} ran but did not write {json_path}; a notebook must write its key "
+            f"numbers to the file named by its {OUT_JSON!r} parameter"
+        )
+    results = json.loads(json_path.read_text())
+    if not isinstance(results, dict):
+        raise NotebookRunError(
+            f"{notebook_name} wrote {type(results).__name__} to {json_path}; expected a JSON object"
+        )
+    return results
+
+
+def run_notebooks(
+    notebooks: Iterable[str | Path],
+    out_dir: str | Path,
+    parameters: Mapping[str, Any] | None = None,
+    kernel: str | None = DEFAULT_KERNEL,
+    *,
+    progress_bar: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Execute notebooks one after the other and collect the JSON each writes.
+
+    Each notebook runs with its own folder as working directory (so its relative paths work);
+    the executed copy goes to ``out_dir/<name>.ipynb`` and its ``out_json`` parameter is set to
+    ``out_dir/<name>.json``. The first failure stops the run.
+
+    Args:
+        notebooks: paths of ``.ipynb`` files.
+        out_dir: folder for executed notebooks and JSON files (created if missing).
+        parameters: values for the ``parameters`` cell, applied to every notebook; each name
+            must be defined there (a typo raises ``ValueError`` before anything runs).
+        kernel: name of an installed Jupyter kernel, or ``None`` for the Python running this
+            function.
+        progress_bar: papermill's per-cell progress bar.
+        log: called with one line of progress per notebook (e.g. ``print``).
+
+    Returns:
+        notebook stem (``"01_mano_basics"``) -> the dict its JSON file holds.
+
+    Raises:
+        ValueError: a notebook lacks ``out_json`` or a parameter is unknown to it.
+        NotebookRunError: a kernel is missing, a cell raised, or a notebook wrote no JSON.
+    """
+    notebooks = [Path(nb) for nb in notebooks]
+    parameters = dict(parameters or {})
+    for notebook in notebooks:
+        if not notebook.is_file():
+            raise FileNotFoundError(f"no notebook at {notebook}")
+        _check_parameters(notebook, parameters)
+    kernel_options = _kernel_options(kernel)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    results = {}
+    for index, notebook in enumerate(notebooks, start=1):
+        executed = out_dir / notebook.name
+        json_path = out_dir / f"{notebook.stem}.json"
+        prefix = f"[{index}/{len(notebooks)}] {notebook.name}"
+        if log:
+            log(f"{prefix} ...")
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters={**parameters, OUT_JSON: str(json_path)},
+                cwd=str(notebook.resolve().parent),
+                progress_bar=progress_bar,
+                **kernel_options,
+            )
+        except papermill.PapermillExecutionError as error:
+            first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
+            raise NotebookRunError(
+                f"{notebook.name} failed at In [{error.exec_count}], the cell starting "
+                f"{first_line!r}: {error.ename}: {error.evalue}\n"
+                f"The executed notebook, with the traceback, is at {executed}"
+            ) from error
+        results[notebook.stem] = read_results(json_path, notebook_name=notebook.name)
+        if log:
+            log(f"{prefix} done in {time.perf_counter() - start:.1f} s")
+    return results
+
+
+def _scalar_numbers(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, int | float]]:
+    """(dotted key, number) for every int or float, nested dicts included; bools are skipped."""
+    rows = []
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            rows.extend(_scalar_numbers(value, prefix=f"{name}."))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            rows.append((name, value))
+    return rows
+
+
+def _format_number(value: int | float) -> str:
+    if isinstance(value, int) or not math.isfinite(value):
+        return str(value)
+    return f"{value:.4g}"
+
+
+def format_results_table(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """Plain-text table (notebook | key | value) of the scalar numbers in each result dict.
+
+    Nested dicts appear as dotted keys (``metrics.mpjpe``); strings, lists, bools and ``None``
+    are left out. Floats show 4 significant digits.
+
+    >>> print(format_results_table({"01_mano_basics": {"num_verts": 778, "err_mm": 0.12345}}))
+    notebook        key        value
+    --------------  ---------  ------
+    01_mano_basics  num_verts     778
+    01_mano_basics  err_mm     0.1235
+    """
+    rows = []
+    for notebook, values in results.items():
+        numbers = _scalar_numbers(values)
+        if not numbers:
+            rows.append((notebook, "(no numbers)", ""))
+        rows.extend((notebook, key, _format_number(value)) for key, value in numbers)
+    if not rows:
+        return "(no results)"
+    w_nb, w_key, w_value = (max(len(row[i]) for row in [("notebook", "key", "value"), *rows])
+                            for i in range(3))
+    lines = [
+        f"{'notebook':<{w_nb}}  {'key':<{w_key}}  value",
+        f"{'-' * w_nb}  {'-' * w_key}  {'-' * w_value}",
+    ]
+    lines += [
+        f"{nb:<{w_nb}}  {key:<{w_key}}  {value:>{w_value}}".rstrip() for nb, key, value in rows
+    ]
+    return "\n".join(lines)
+
+
+def _parse_value(text: str) -> Any:
+    """A Python literal (``3``, ``0.5``, ``True``, ``[1, 2]``), else the text itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m handkit run",
+        description="Execute notebooks headless with papermill into runs/<timestamp>/ and print "
+        "the key numbers each one writes.",
+    )
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to run (default: notebooks/*.ipynb)"
+    )
+    parser.add_argument(
+        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+        help="set a parameter in every notebook run; VALUE is read as a Python literal",
+    )
+    parser.add_argument(
+        "--out-dir", type=Path, help="where executed notebooks and JSON go (default: runs/<time>)"
+    )
+    kernels = parser.add_mutually_exclusive_group()
+    kernels.add_argument(
+        "--kernel", default=DEFAULT_KERNEL, help=f"Jupyter kernel (default: {DEFAULT_KERNEL})"
+    )
+    kernels.add_argument(
+        "--current-env", action="store_true", help="run the notebooks in this Python instead"
+    )
+    return parser.parse_args(list(argv))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m handkit run``: see the module docstring."""
+    args = _parse_args(sys.argv[1:] if argv is None else argv)
+    notebooks = args.notebooks or sorted(Path("notebooks").glob("*.ipynb"))
+    if not notebooks:
+        print(
+            f"handkit run: no notebooks given and none in {Path('notebooks').resolve()}; run from "
+            "the repository root or name the notebooks",
+            file=sys.stderr,
+        )
+        return 1
+    out_dir = args.out_dir or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    print(
+        f"handkit run: {len(notebooks)} notebook(s) -> {out_dir}  (OMP_NUM_THREADS={threads})",
+        file=sys.stderr,
+    )
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        results = run_notebooks(
+            notebooks,
+            out_dir,
+            parameters={name: _parse_value(value) for name, value in args.parameter},
+            kernel=None if args.current_env else args.kernel,
+            progress_bar=sys.stderr.isatty() and not os.environ.get("CI"),
+            log=log,
+        )
+    except (NotebookRunError, ValueError, FileNotFoundError) as error:
+        print(f"handkit run: FAILED: {error}", file=sys.stderr)
+        return 1
+    table = format_results_table(results)
+    (Path(out_dir) / "results.txt").write_text(table + "\n")
+    print(table)
+    print(f"\nexecuted notebooks, JSON files and results.txt are in {out_dir}", file=sys.stderr)
+    return 0

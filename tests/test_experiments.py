@@ -1,0 +1,172 @@
+"""handkit.experiments: papermill runs on tiny throwaway notebooks, and the results table."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import nbformat
+import pytest
+
+from handkit.experiments import NotebookRunError, format_results_table, main, run_notebooks
+
+PARAMETERS = 'scale = 2\nout_json = "default.json"'
+WRITE_JSON = (
+    "json.dump({'doubled': 2 * scale, 'label': 'x', 'nested': {'half': scale / 2},"
+    " 'cwd': os.getcwd()}, open(out_json, 'w'))"
+)
+
+
+def make_notebook(path, *cells, parameters=PARAMETERS):
+    """Write a notebook: an imports cell, a cell tagged 'parameters', then `cells`."""
+    kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec})
+    nb.cells = [
+        nbformat.v4.new_code_cell("import json\nimport os"),
+        nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+        *(nbformat.v4.new_code_cell(source) for source in cells),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.notebook
+def test_run_notebooks_collects_the_json_each_notebook_writes(tmp_path):
+    first = make_notebook(tmp_path / "nbs" / "first.ipynb", WRITE_JSON)
+    second = make_notebook(tmp_path / "nbs" / "second.ipynb", WRITE_JSON)
+    out_dir = tmp_path / "out"
+    lines = []
+
+    results = run_notebooks([first, second], out_dir, {"scale": 5}, kernel=None, log=lines.append)
+
+    expected = {"doubled": 10, "label": "x", "nested": {"half": 2.5}, "cwd": str(first.parent)}
+    assert results == {"first": expected, "second": expected}
+    for stem in ("first", "second"):
+        assert json.loads((out_dir / f"{stem}.json").read_text()) == expected
+        executed = nbformat.read(out_dir / f"{stem}.ipynb", as_version=4)
+        assert executed.metadata.papermill.parameters["scale"] == 5
+    # out_json was redirected into out_dir: nothing at the notebook's default path
+    assert not (first.parent / "default.json").exists()
+    assert lines[0] == "[1/2] first.ipynb ..."
+    assert lines[-1].startswith("[2/2] second.ipynb done in ")
+
+
+@pytest.mark.notebook
+def test_failing_cell_is_reported_with_notebook_and_cell(tmp_path):
+    nb = make_notebook(tmp_path / "broken.ipynb", "x = 1", "raise ValueError('boom')")
+    # In [5]: papermill adds a cell with the injected parameters after the parameters cell
+    expected = r"broken\.ipynb failed at In \[5\], the cell starting \"raise .*ValueError: boom"
+    with pytest.raises(NotebookRunError, match=expected):
+        run_notebooks([nb], tmp_path / "out", kernel=None)
+    assert (tmp_path / "out" / "broken.ipynb").is_file()  # kept, with the traceback, to inspect
+
+
+@pytest.mark.notebook
+def test_notebook_that_writes_no_json_is_an_error(tmp_path):
+    nb = make_notebook(tmp_path / "silent.ipynb", "y = scale")
+    expected = r"silent\.ipynb ran but did not write .*silent\.json"
+    with pytest.raises(NotebookRunError, match=expected):
+        run_notebooks([nb], tmp_path / "out", kernel=None)
+
+
+@pytest.mark.notebook
+def test_notebook_that_writes_a_list_is_an_error(tmp_path):
+    nb = make_notebook(tmp_path / "listy.ipynb", "json.dump([1, 2], open(out_json, 'w'))")
+    with pytest.raises(NotebookRunError, match="wrote list .* expected a JSON object"):
+        run_notebooks([nb], tmp_path / "out", kernel=None)
+
+
+def test_unknown_parameter_is_refused_before_anything_runs(tmp_path):
+    nb = make_notebook(tmp_path / "tiny.ipynb", WRITE_JSON)
+    with pytest.raises(ValueError, match=r"tiny\.ipynb: unknown parameter\(s\) \['scael'\]"):
+        run_notebooks([nb], tmp_path / "out", {"scael": 3}, kernel=None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_json_cannot_be_overridden(tmp_path):
+    nb = make_notebook(tmp_path / "tiny.ipynb", WRITE_JSON)
+    with pytest.raises(ValueError, match="'out_json' is chosen by run_notebooks"):
+        run_notebooks([nb], tmp_path / "out", {"out_json": "x.json"}, kernel=None)
+
+
+def test_notebook_without_out_json_parameter_is_refused(tmp_path):
+    nb = make_notebook(tmp_path / "tiny.ipynb", "pass", parameters="scale = 2")
+    with pytest.raises(ValueError, match="does not define 'out_json'"):
+        run_notebooks([nb], tmp_path / "out", kernel=None)
+
+
+def test_missing_kernel_is_named(tmp_path):
+    nb = make_notebook(tmp_path / "tiny.ipynb", WRITE_JSON)
+    with pytest.raises(NotebookRunError, match="'no-such-kernel-for-handkit' is not installed"):
+        run_notebooks([nb], tmp_path / "out", kernel="no-such-kernel-for-handkit")
+
+
+def test_missing_notebook_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no notebook at .*nowhere.ipynb"):
+        run_notebooks([tmp_path / "nowhere.ipynb"], tmp_path / "out", kernel=None)
+
+
+@pytest.mark.notebook
+def test_command_line_runs_notebooks_and_prints_the_table(tmp_path, capsys):
+    nb = make_notebook(tmp_path / "tiny.ipynb", WRITE_JSON)
+    out_dir = tmp_path / "run"
+
+    code = main([str(nb), "-p", "scale", "3", "--out-dir", str(out_dir), "--current-env"])
+
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "[1/1] tiny.ipynb ..." in captured.err
+    table_lines = captured.out.splitlines()
+    assert table_lines[2].split() == ["tiny", "doubled", "6"]
+    assert table_lines[3].split() == ["tiny", "nested.half", "1.5"]
+    assert (out_dir / "results.txt").read_text().splitlines() == table_lines
+
+
+@pytest.mark.notebook
+def test_command_line_failure_exits_non_zero_naming_the_notebook(tmp_path, capsys):
+    nb = make_notebook(tmp_path / "broken.ipynb", "1 / 0")
+    code = main([str(nb), "--out-dir", str(tmp_path / "run"), "--current-env"])
+    assert code == 1
+    expected = "FAILED: broken.ipynb failed at In [4], the cell starting '1 / 0'"
+    assert expected in capsys.readouterr().err
+
+
+def test_command_line_without_notebooks_fails(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main([]) == 1
+    assert "no notebooks given and none in" in capsys.readouterr().err
+
+
+def test_table_lists_scalar_numbers_with_dotted_keys():
+    table = format_results_table(
+        {
+            "01_a": {"n": 778, "err": 1.23456789, "nested": {"f5": 0.5, "deep": {"x": -2}}},
+            "02_b": {"label": "text", "flag": True, "values": [1, 2], "none": None, "big": 1e9},
+        }
+    )
+    rows = [line.split() for line in table.splitlines()]
+    assert rows[0] == ["notebook", "key", "value"]
+    assert rows[2:] == [
+        ["01_a", "n", "778"],
+        ["01_a", "err", "1.235"],
+        ["01_a", "nested.f5", "0.5"],
+        ["01_a", "nested.deep.x", "-2"],
+        ["02_b", "big", "1e+09"],
+    ]
+
+
+def test_table_columns_line_up_and_values_are_right_aligned():
+    lines = format_results_table({"nb": {"a": 1, "long_key_name": 123.25}}).splitlines()
+    assert lines[2].index("a") == lines[3].index("long_key_name") == lines[0].index("key")
+    assert len(lines[2]) == len(lines[3]) == len(lines[1])  # values end at the same column
+
+
+def test_table_shows_non_finite_numbers_and_notebooks_without_numbers():
+    table = format_results_table({"nb": {"loss": math.nan, "up": math.inf}, "empty": {"s": "x"}})
+    rows = [line.split() for line in table.splitlines()[2:]]
+    assert rows == [["nb", "loss", "nan"], ["nb", "up", "inf"], ["empty", "(no", "numbers)"]]
+
+
+def test_table_of_nothing_says_so():
+    assert format_results_table({}) == "(no results)"
