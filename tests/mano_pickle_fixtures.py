@@ -73,6 +73,23 @@ class FakeCsc:
     indptr: np.ndarray
 
 
+@dataclass
+class GlobalCall:
+    """What to write as ``module.name(*args)``: how a malicious pickle runs code."""
+
+    module: str
+    name: str
+    args: tuple = ()
+
+
+@dataclass
+class GlobalRef:
+    """What to write as a bare reference to ``module.name`` (no call)."""
+
+    module: str
+    name: str
+
+
 class PickleWriter:
     """Protocol-2 opcodes for plain values, numpy arrays and the fake classes above.
 
@@ -130,6 +147,10 @@ class PickleWriter:
             return self._array(obj)
         if isinstance(obj, np.dtype):
             return self._dtype(obj)
+        if isinstance(obj, GlobalRef):
+            return self.global_(obj.module, obj.name)
+        if isinstance(obj, GlobalCall):
+            return self.call(obj.module, obj.name, *obj.args)
         if isinstance(obj, FakeCh):
             return self._object(("chumpy.ch", "Ch"), {"x": obj.x, **obj.bookkeeping})
         if isinstance(obj, FakeSelect):
