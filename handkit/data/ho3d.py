@@ -1,0 +1,201 @@
+"""HO-3D (v2/v3) reader and the Mini-HO-3D splits (paper Sec. V-A, Appendix A).
+
+Layout read: ``<root>/train/<SEQ>/rgb/<frame>.jpg`` (v3; v2 has ``.png``) and
+``<root>/train/<SEQ>/meta/<frame>.pkl``. Each meta pickle is a dict of numpy arrays; the hand keys
+used are ``handPose`` (48), ``handBeta`` (10), ``handJoints3D`` (21, 3) and ``camMat`` (3, 3).
+
+Conversions to handkit's conventions (:mod:`handkit.data.record`):
+
+* HO-3D's camera frame is OpenGL-style (y up, z towards the viewer). With D = diag(1, -1, -1),
+  a point p becomes D p, so the global rotation R becomes D R (the rest of MANO is unchanged).
+* ``handJoints3D`` is in MANO's 16-joints-plus-tips order, in metres -> handkit's order, mm.
+  ``root`` is the converted wrist (joint 0).
+* ``handPose`` is already MANO's absolute axis-angle pose: HO-3D's own code sets it as the
+  model's ``fullpose`` of a model built with ``flat_hand_mean=True``, so no mean is added.
+* Frames whose hand keys are None (HO-3D has frames without hand annotation) are not annotated:
+  their record has zero ground truth and ``joint_valid`` all False, and they are never labelled.
+
+Meta pickles are read with a restricted unpickler that only rebuilds numpy arrays, dtypes and
+scalars; any other class is refused before it is created.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import roma
+import torch
+from PIL import Image
+
+from handkit.data.record import FrameRecord
+from handkit.data.splits import VideoFrames, mini_ho3d_sequences
+from handkit.mano.model import MANO_TO_OUTPUT_ORDER, NUM_BETAS, NUM_JOINTS
+
+#: OpenGL-style camera (y up, z backwards) -> handkit camera (y down, z forward).
+OPENGL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
+METRES_TO_MM = 1000.0
+IMAGE_SUFFIXES = (".jpg", ".png")
+HAND_KEYS = ("handPose", "handBeta", "handJoints3D")
+
+_ALLOWED_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),  # how Python 3 protocol-2 pickles store an array's bytes
+}
+_ALLOWED_NAMES = sorted(f"{module}.{name}" for module, name in _ALLOWED_PICKLE_GLOBALS)
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that rebuilds numpy arrays, dtypes and scalars, and refuses everything else."""
+
+    def __init__(self, file, path: Path):
+        super().__init__(file, encoding="latin1")
+        self.path = path
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED_PICKLE_GLOBALS:
+            raise ValueError(
+                f"{self.path}: refusing to unpickle {module}.{name}; an HO-3D meta file may only "
+                f"hold numpy arrays (allowed: {_ALLOWED_NAMES})"
+            )
+        if module.startswith("numpy.core."):  # numpy >= 2 moved numpy.core to numpy._core
+            module = module.replace("numpy.core.", "numpy._core.", 1)
+        return super().find_class(module, name)
+
+
+def load_meta(path: str | Path) -> dict:
+    """One HO-3D meta pickle as a dict, read without running any code it might contain.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the pickle names a class other than numpy's array/dtype/scalar builders,
+            or does not hold a dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"HO-3D meta file not found: expected {path}")
+    with path.open("rb") as file:
+        meta = _NumpyOnlyUnpickler(file, path).load()
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: expected a dict of arrays, found {type(meta).__name__}")
+    return meta
+
+
+def hand_from_meta(meta: dict) -> dict[str, np.ndarray] | None:
+    """HO-3D hand annotation -> handkit conventions, or None if the frame has no hand annotation.
+
+    Args:
+        meta: a meta dict with ``handPose`` (48,), ``handBeta`` (10,), ``handJoints3D`` (21, 3) in
+            metres and OpenGL-style camera coordinates, ``camMat`` (3, 3).
+    Returns:
+        dict with ``theta`` (48,) absolute axis-angles (global rotation in handkit's camera frame),
+        ``beta`` (10,), ``joints`` (21, 3) mm in handkit order, ``root`` (3,) mm (= joints[0]).
+    """
+    if any(meta.get(key) is None for key in HAND_KEYS):
+        return None
+    pose = _array(meta, "handPose", (48,))
+    beta = _array(meta, "handBeta", (NUM_BETAS,))
+    joints_gl = _array(meta, "handJoints3D", (NUM_JOINTS, 3))
+    joints = joints_gl[list(MANO_TO_OUTPUT_ORDER)] @ OPENGL_TO_CAMERA.T * METRES_TO_MM  # (21, 3)
+    global_rot = roma.rotvec_to_rotmat(torch.as_tensor(pose[:3]))  # (3, 3)
+    flipped = torch.as_tensor(OPENGL_TO_CAMERA) @ global_rot
+    theta = np.concatenate([roma.rotmat_to_rotvec(flipped).numpy(), pose[3:]])
+    return {"theta": theta, "beta": beta, "joints": joints, "root": joints[0].copy()}
+
+
+def _array(meta: dict, key: str, shape: tuple[int, ...]) -> np.ndarray:
+    value = np.asarray(meta[key], dtype=np.float64)
+    if value.shape != shape:
+        raise ValueError(f"HO-3D meta {key!r} must have shape {shape}, got {value.shape}")
+    return value
+
+
+class HO3DReader(VideoFrames):
+    """HO-3D ``train/`` sequences as videos of :class:`FrameRecord` (images read on access).
+
+    Args:
+        root: the HO-3D folder holding ``train/``.
+        sequences: names of the sequences to read (default: all folders of ``train/``).
+        label_every: K of the label grid (Sec. II-A).
+
+    Construction reads every meta pickle of the chosen sequences (small files) to know which
+    frames are annotated; images are only read by ``__getitem__``.
+    """
+
+    def __init__(self, root: str | Path, *, sequences=None, label_every: int = 128):
+        self.train_dir = Path(root) / "train"
+        if not self.train_dir.is_dir():
+            raise FileNotFoundError(f"HO-3D train folder not found: expected {self.train_dir}")
+        if sequences is None:
+            sequences = sorted(p.name for p in self.train_dir.iterdir() if p.is_dir())
+        self._frames: dict[str, list[tuple[Path, dict | None, np.ndarray]]] = {}
+        for name in sequences:
+            self._frames[name] = self._index_sequence(name)
+        annotated = {
+            name: np.array([hand is not None for _, hand, _ in frames], dtype=bool)
+            for name, frames in self._frames.items()
+        }
+        super().__init__(annotated, label_every=label_every)
+
+    def _index_sequence(self, name: str) -> list[tuple[Path, dict | None, np.ndarray]]:
+        rgb_dir, meta_dir = self.train_dir / name / "rgb", self.train_dir / name / "meta"
+        if not rgb_dir.is_dir():
+            raise FileNotFoundError(f"HO-3D sequence {name!r}: expected image folder {rgb_dir}")
+        images = sorted(p for p in rgb_dir.iterdir() if p.suffix in IMAGE_SUFFIXES)
+        if not images:
+            raise FileNotFoundError(
+                f"HO-3D sequence {name!r}: expected {IMAGE_SUFFIXES} images in {rgb_dir}, "
+                "found none"
+            )
+        frames = []
+        for image in images:
+            meta_path = meta_dir / f"{image.stem}.pkl"
+            meta = load_meta(meta_path)
+            cam = np.asarray(meta.get("camMat"), dtype=np.float64)
+            if cam.shape != (3, 3):
+                raise ValueError(f"{meta_path}: camMat must have shape (3, 3), got {cam.shape}")
+            frames.append((image, hand_from_meta(meta), cam))
+        return frames
+
+    def _read(self, video_id: str, frame_index: int, labelled: bool) -> FrameRecord:
+        image_path, hand, cam = self._frames[video_id][frame_index]
+        valid = hand is not None
+        hand = hand or _empty_hand()
+        return FrameRecord(
+            image=np.asarray(Image.open(image_path).convert("RGB")),
+            K=cam.copy(),
+            root=hand["root"].copy(),
+            theta=hand["theta"].copy(),
+            beta=hand["beta"].copy(),
+            joints=hand["joints"].copy(),
+            joint_valid=np.full(NUM_JOINTS, valid),
+            labelled=labelled,
+            video_id=video_id,
+            frame_index=frame_index,
+        )
+
+
+def _empty_hand() -> dict[str, np.ndarray]:
+    """Zero ground truth for frames without annotation (``joint_valid`` is all False there)."""
+    return {
+        "theta": np.zeros(48),
+        "beta": np.zeros(NUM_BETAS),
+        "joints": np.zeros((NUM_JOINTS, 3)),
+        "root": np.zeros(3),
+    }
+
+
+def mini_ho3d(root: str | Path, split: str, *, label_every: int = 128) -> HO3DReader:
+    """The Mini-HO-3D ``split`` ("train", "val", "test") of HO-3D folder ``root`` (Appendix A)."""
+    train_dir = Path(root) / "train"
+    if not train_dir.is_dir():
+        raise FileNotFoundError(f"HO-3D train folder not found: expected {train_dir}")
+    available = [p.name for p in train_dir.iterdir() if p.is_dir()]
+    sequences = mini_ho3d_sequences(available, split)
+    return HO3DReader(root, sequences=sequences, label_every=label_every)

@@ -1,0 +1,154 @@
+"""HO-3D reader and Mini-HO-3D splits, on the self-made fixture (tests/make_dataset_fixtures.py)."""
+
+import json
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import roma
+import torch
+from PIL import Image
+
+from handkit.data.crop import project
+from handkit.data.ho3d import HO3DReader, load_meta, mini_ho3d
+from handkit.data.splits import MINI_HO3D_TEST, MINI_HO3D_VAL, mini_ho3d_sequences
+
+FIXTURE = Path(__file__).resolve().parents[1] / "data_samples" / "ho3d_fixture"
+TRUTH = json.loads((FIXTURE / "fixture_truth.json").read_text())
+REST_JOINTS_MM = np.array(TRUTH["rest_joints_mm"])
+FLIP = np.diag([1.0, -1.0, -1.0])
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return HO3DReader(FIXTURE)
+
+
+def annotated_records(reader):
+    return [reader[i] for i in np.flatnonzero(reader.annotated_mask)]
+
+
+def rotmat(rotvec):
+    return roma.rotvec_to_rotmat(torch.as_tensor(rotvec)).numpy()
+
+
+def test_indexes_every_frame_of_every_sequence(reader):
+    assert reader.video_ids == ("ABF10", "BB12", "MC2")
+    assert len(reader) == 15
+    for video_id in reader.video_ids:
+        records = list(reader.iter_video(video_id))
+        assert [r.frame_index for r in records] == list(range(5))
+        assert {r.video_id for r in records} == {video_id}
+
+
+def test_joints_are_flipped_reordered_and_in_mm(reader):
+    for index in np.flatnonzero(reader.annotated_mask):
+        record = reader[index]
+        meta_dir = FIXTURE / "train" / record.video_id / "meta"
+        raw = load_meta(meta_dir / f"{record.frame_index:04d}.pkl")
+        raw_joints = np.asarray(raw["handJoints3D"], dtype=np.float64)  # MANO order, m, OpenGL
+        np.testing.assert_allclose(record.joints[0], FLIP @ raw_joints[0] * 1000, atol=1e-6)
+        np.testing.assert_allclose(record.joints[4], FLIP @ raw_joints[16] * 1000, atol=1e-6)
+        np.testing.assert_allclose(record.joints[8], FLIP @ raw_joints[17] * 1000, atol=1e-6)
+        np.testing.assert_allclose(record.root, record.joints[0])
+        np.testing.assert_allclose(record.K, raw["camMat"])
+        assert 300 < record.root[2] < 1000  # in front of the camera, in mm
+        assert record.joint_valid.all() and record.joint_valid.dtype == bool
+
+
+def test_global_rotation_is_expressed_in_the_flipped_camera_frame(reader):
+    for record in annotated_records(reader):
+        expected = REST_JOINTS_MM @ rotmat(record.theta[:3]).T
+        np.testing.assert_allclose(record.joints - record.root, expected, atol=0.05)
+
+
+def test_projected_wrist_and_thumb_tip_land_on_their_image_markers(reader):
+    for record in annotated_records(reader):
+        (u0, v0), (u4, v4) = np.rint(project(record.joints[[0, 4]], record.K)).astype(int)
+        assert record.image.shape == (72, 96, 3) and record.image.dtype == np.uint8
+        assert record.image[v0, u0].min() > 200  # white wrist marker
+        red = record.image[v4, u4].astype(int)
+        assert red[0] > 200 and red[1] < 60 and red[2] < 60  # red thumb-tip marker
+
+
+def test_finger_pose_is_taken_as_absolute(tmp_path):
+    root = tmp_path / "ho3d"
+    shutil.copytree(FIXTURE / "train" / "MC2", root / "train" / "MC2")
+    meta_path = root / "train" / "MC2" / "meta" / "0001.pkl"
+    meta = load_meta(meta_path)
+    fingers = np.random.default_rng(0).normal(0, 0.3, 45)
+    meta["handPose"] = np.concatenate([meta["handPose"][:3], fingers])
+    meta_path.write_bytes(pickle.dumps(meta, protocol=2))
+    record = HO3DReader(root)[1]
+    np.testing.assert_allclose(record.theta[3:], fingers)  # flat_hand_mean=True: no mean added
+
+
+def test_unannotated_frame_is_never_labelled_and_has_no_valid_joint():
+    reader = HO3DReader(FIXTURE, label_every=1)
+    seq, frame = TRUTH["unannotated"]
+    index = reader.video_indices(seq)[int(frame)]
+    record = reader[index]
+    assert not reader.annotated_mask[index] and not record.labelled
+    assert not record.joint_valid.any()
+    assert reader.labelled_mask.sum() == reader.annotated_mask.sum() == 14
+
+
+def test_labelled_frames_follow_the_label_grid():
+    reader = HO3DReader(FIXTURE, sequences=["MC2"], label_every=2)
+    assert [r.labelled for r in reader.iter_video("MC2")] == [True, False, True, False, True]
+
+
+def test_mini_ho3d_split_names():
+    assert "MC1" in MINI_HO3D_TEST and "MCI" not in MINI_HO3D_TEST
+    assert len(MINI_HO3D_VAL) == 4 and len(MINI_HO3D_TEST) == 12
+    assert not set(MINI_HO3D_VAL) & set(MINI_HO3D_TEST)
+    available = list(MINI_HO3D_VAL + MINI_HO3D_TEST) + ["ABF12", "MC2", "SM2"]
+    assert mini_ho3d_sequences(available, "train") == ["ABF12", "MC2", "SM2"]
+    assert mini_ho3d_sequences(available, "val") == sorted(MINI_HO3D_VAL)
+    assert mini_ho3d_sequences(available, "test") == sorted(MINI_HO3D_TEST)
+    with pytest.raises(ValueError, match="split must be one of"):
+        mini_ho3d_sequences(available, "eval")
+
+
+def test_mini_ho3d_readers_on_fixture():
+    assert mini_ho3d(FIXTURE, "train").video_ids == ("MC2",)
+    assert mini_ho3d(FIXTURE, "val").video_ids == ("BB12",)
+    assert mini_ho3d(FIXTURE, "test").video_ids == ("ABF10",)
+
+
+def test_reads_v2_png_images(tmp_path):
+    root = tmp_path / "ho3d"
+    shutil.copytree(FIXTURE / "train" / "ABF10", root / "train" / "ABF10")
+    for jpg in (root / "train" / "ABF10" / "rgb").glob("*.jpg"):
+        Image.open(jpg).save(jpg.with_suffix(".png"))
+        jpg.unlink()
+    record = HO3DReader(root)[0]
+    assert record.image.shape == (72, 96, 3)
+
+
+def test_missing_folders_and_files_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "train")):
+        HO3DReader(tmp_path)
+    with pytest.raises(FileNotFoundError, match="rgb"):
+        HO3DReader(FIXTURE, sequences=["NOPE1"])
+    shutil.copytree(FIXTURE / "train" / "MC2", tmp_path / "train" / "MC2")
+    (tmp_path / "train" / "MC2" / "meta" / "0003.pkl").unlink()
+    with pytest.raises(FileNotFoundError, match="0003.pkl"):
+        HO3DReader(tmp_path)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.mkdir, ("pwned",))
+
+
+def test_meta_pickle_with_foreign_class_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "0000.pkl"
+    path.write_bytes(pickle.dumps({"handPose": _RunsCode()}, protocol=2))
+    with pytest.raises(ValueError, match=r"refusing to unpickle (posix|nt|os)\.mkdir"):
+        load_meta(path)
+    assert not (tmp_path / "pwned").exists()
