@@ -1,0 +1,66 @@
+# handkit: the commands README.md documents.
+#
+#   make run         set up .venv, run every notebook headless into runs/<timestamp>/, print key numbers
+#   make test        set up .venv, run the whole test suite (unit tests, doctests, notebooks)
+#   make lab         set up .venv, open JupyterLab on notebooks/ with the "Python (handkit)" kernel
+#   make notebooks   set up .venv, re-execute the committed notebooks in place at their defaults
+#
+# Set-up creates .venv with $(PYTHON) when it does not exist, then installs handkit with
+# `pip install -e .[dev]` and registers the Jupyter kernel "handkit"; it skips both while
+# pyproject.toml is unchanged (its hash is kept in $(STAMP)).
+# Overrides: PYTHON (interpreter that creates .venv; delete .venv to switch), VENV (its location),
+# OMP_NUM_THREADS (threads per process for run/test/notebooks, default 2).
+
+PYTHON ?= python3
+VENV ?= .venv
+VENV_PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.handkit-setup-stamp
+KERNEL_SPEC := $(VENV)/share/jupyter/kernels/handkit/kernel.json
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+.PHONY: run test lab notebooks setup
+
+run test notebooks: export OMP_NUM_THREADS ?= 2
+
+run: setup
+	$(VENV_PYTHON) -m handkit run
+
+# Unit tests and doctests (tests/, handkit/), papermill runs of every notebook with default and
+# alternate parameters (tests/test_notebooks.py), and nbval over the committed notebooks.
+test: setup
+	$(VENV_PYTHON) -m pytest handkit tests $(NBVAL) $(NOTEBOOKS)
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=handkit
+
+# In place, in the handkit kernel; no per-cell timestamps and no widget state, so that
+# re-running changes only what the code changed.
+notebooks: setup
+	@test -n "$(NOTEBOOKS)" || { echo "make: no notebooks in notebooks/" >&2; exit 1; }
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.kernel_name=handkit \
+		--ExecutePreprocessor.record_timing=False \
+		--ExecutePreprocessor.store_widget_state=False \
+		$(NOTEBOOKS)
+
+setup:
+	@if [ ! -x "$(VENV_PYTHON)" ]; then \
+		$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
+			echo "make: handkit needs Python 3.10 or newer; set PYTHON=<python3.10+> (PYTHON is '$(PYTHON)')" >&2; \
+			exit 1; }; \
+		echo "make: creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv "$(VENV)" || { \
+			echo "make: '$(PYTHON) -m venv' failed (on Debian/Ubuntu: apt install python3-venv);" \
+				"delete $(VENV) before trying again" >&2; \
+			exit 1; }; \
+	fi
+	@hash=$$("$(VENV_PYTHON)" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())') && \
+	if [ "$$(cat "$(STAMP)" 2>/dev/null)" = "$$hash" ] && [ -f "$(KERNEL_SPEC)" ]; then \
+		echo "make: $(VENV) is up to date with pyproject.toml"; \
+	else \
+		echo "make: installing handkit and its dependencies into $(VENV) (the first time takes minutes)" && \
+		"$(VENV_PYTHON)" -m pip install -e ".[dev]" && \
+		"$(VENV_PYTHON)" -m ipykernel install --sys-prefix --name handkit --display-name "Python (handkit)" && \
+		echo "$$hash" > "$(STAMP)"; \
+	fi
