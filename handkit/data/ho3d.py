@@ -15,13 +15,12 @@ Conversions to handkit's conventions (:mod:`handkit.data.record`):
 * Frames whose hand keys are None (HO-3D has frames without hand annotation) are not annotated:
   their record has zero ground truth and ``joint_valid`` all False, and they are never labelled.
 
-Meta pickles are read with a restricted unpickler that only rebuilds numpy arrays, dtypes and
-scalars; any other class is refused before it is created.
+Meta pickles are read with :func:`handkit.mano.safe_pickle.load_restricted`, allowing only numpy
+arrays, dtypes and scalars; any other global is refused and nothing in the file is run.
 """
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from PIL import Image
 from handkit.data.record import FrameRecord
 from handkit.data.splits import VideoFrames, mini_ho3d_sequences
 from handkit.mano.model import MANO_TO_OUTPUT_ORDER, NUM_BETAS, NUM_JOINTS
+from handkit.mano.safe_pickle import load_restricted
 
 #: OpenGL-style camera (y up, z backwards) -> handkit camera (y down, z forward).
 OPENGL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
@@ -39,34 +39,17 @@ METRES_TO_MM = 1000.0
 IMAGE_SUFFIXES = (".jpg", ".png")
 HAND_KEYS = ("handPose", "handBeta", "handJoints3D")
 
-_ALLOWED_PICKLE_GLOBALS = {
+#: What a meta pickle may name: numpy arrays, dtypes, scalars, and the bytes encoding Python 3
+#: uses at protocol 2 (a subset of the MANO allow-list of :mod:`handkit.mano.safe_pickle`).
+META_ALLOWED_GLOBALS = frozenset({
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "scalar"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
-    ("_codecs", "encode"),  # how Python 3 protocol-2 pickles store an array's bytes
-}
-_ALLOWED_NAMES = sorted(f"{module}.{name}" for module, name in _ALLOWED_PICKLE_GLOBALS)
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler that rebuilds numpy arrays, dtypes and scalars, and refuses everything else."""
-
-    def __init__(self, file, path: Path):
-        super().__init__(file, encoding="latin1")
-        self.path = path
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED_PICKLE_GLOBALS:
-            raise ValueError(
-                f"{self.path}: refusing to unpickle {module}.{name}; an HO-3D meta file may only "
-                f"hold numpy arrays (allowed: {_ALLOWED_NAMES})"
-            )
-        if module.startswith("numpy.core."):  # numpy >= 2 moved numpy.core to numpy._core
-            module = module.replace("numpy.core.", "numpy._core.", 1)
-        return super().find_class(module, name)
+    ("_codecs", "encode"),
+})
 
 
 def load_meta(path: str | Path) -> dict:
@@ -74,14 +57,14 @@ def load_meta(path: str | Path) -> dict:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the pickle names a class other than numpy's array/dtype/scalar builders,
-            or does not hold a dict.
+        handkit.mano.safe_pickle.UnsafePickleError: the pickle names a global other than numpy's
+            array/dtype/scalar builders (nothing in it is run).
+        ValueError: the pickle does not hold a dict.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"HO-3D meta file not found: expected {path}")
-    with path.open("rb") as file:
-        meta = _NumpyOnlyUnpickler(file, path).load()
+    meta = load_restricted(path, allowed=META_ALLOWED_GLOBALS, expected="an HO-3D meta file")
     if not isinstance(meta, dict):
         raise ValueError(f"{path}: expected a dict of arrays, found {type(meta).__name__}")
     return meta
