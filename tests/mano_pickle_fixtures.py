@@ -51,7 +51,9 @@ class FakeCh:
     """What to write as a chumpy ``Ch``: its array plus private bookkeeping state."""
 
     x: np.ndarray
-    bookkeeping: dict = field(default_factory=lambda: {"_dirty_vars": {"x"}, "_itr": None, "_parents": {}})
+    bookkeeping: dict = field(
+        default_factory=lambda: {"_dirty_vars": {"x"}, "_itr": None, "_parents": {}}
+    )
 
 
 @dataclass
@@ -122,7 +124,7 @@ class PickleWriter:
         self.write(tuple(args))
         return self.op(b"R")
 
-    def write(self, obj) -> PickleWriter:  # noqa: C901 - one branch per kind of value
+    def write(self, obj) -> PickleWriter:
         if obj is None:
             return self.op(b"N")
         if isinstance(obj, bool):
@@ -154,10 +156,20 @@ class PickleWriter:
         if isinstance(obj, FakeCh):
             return self._object(("chumpy.ch", "Ch"), {"x": obj.x, **obj.bookkeeping})
         if isinstance(obj, FakeSelect):
-            state = {"a": obj.a, "idxs": obj.idxs, "preferred_shape": obj.preferred_shape, "_dirty_vars": set()}
+            state = {
+                "a": obj.a,
+                "idxs": obj.idxs,
+                "preferred_shape": obj.preferred_shape,
+                "_dirty_vars": set(),
+            }
             return self._object(("chumpy.reordering", "Select"), state)
         if isinstance(obj, FakeCsc):
-            state = {"_shape": obj.shape, "data": obj.data, "indices": obj.indices, "indptr": obj.indptr}
+            state = {
+                "_shape": obj.shape,
+                "data": obj.data,
+                "indices": obj.indices,
+                "indptr": obj.indptr,
+            }
             module = "scipy.sparse._csc" if self.python3 else "scipy.sparse.csc"
             return self._object((module, "csc_matrix"), {**state, "maxprint": 50})
         raise TypeError(f"cannot write {type(obj).__name__}")
@@ -228,7 +240,9 @@ def official_arrays(seed: int = 0) -> dict:
     """Random but valid contents of a MANO file, under the official key names, as plain values."""
     model = random_model(seed)
     rng = np.random.default_rng(seed + 1)
-    kintree_table = np.stack([np.where(model.parents < 0, ROOT_PARENT, model.parents), np.arange(16)])
+    kintree_table = np.stack(
+        [np.where(model.parents < 0, ROOT_PARENT, model.parents), np.arange(16)]
+    )
     return {
         "v_template": model.v_template,
         "shapedirs": model.shapedirs,
@@ -247,7 +261,7 @@ def official_arrays(seed: int = 0) -> dict:
 
 
 def select_from_larger_ch(array: np.ndarray, rng: np.random.Generator) -> FakeSelect:
-    """A ``Select`` whose ``Ch`` holds a larger (N, 1) array; ``array`` sits at permuted ``idxs``."""
+    """A ``Select`` whose ``Ch`` holds a larger (N, 1) array, ``array`` at permuted ``idxs``."""
     pool = rng.normal(size=array.size + 257)
     idxs = rng.permutation(pool.size)[: array.size]
     pool[idxs] = array.ravel()
@@ -265,7 +279,9 @@ def as_file_objects(arrays: dict, seed: int = 0) -> dict:
     """``arrays`` with the official files' wrappers: shapedirs a Select, J_regressor CSC, J a Ch."""
     objects = dict(arrays)
     if isinstance(objects.get("shapedirs"), np.ndarray):
-        objects["shapedirs"] = select_from_larger_ch(objects["shapedirs"], np.random.default_rng(seed))
+        objects["shapedirs"] = select_from_larger_ch(
+            objects["shapedirs"], np.random.default_rng(seed)
+        )
     if isinstance(objects.get("J_regressor"), np.ndarray) and objects["J_regressor"].ndim == 2:
         objects["J_regressor"] = csc_from_dense(objects["J_regressor"])
     if isinstance(objects.get("J"), np.ndarray):

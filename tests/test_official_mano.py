@@ -9,7 +9,9 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
+from handkit.mano import ManoLayer
 from handkit.mano.model import MANO_PARENTS
 from handkit.mano.official import MANO_ROOT_ENV, find_model_file, load_official_model
 from handkit.mano.safe_pickle import UnsafePickleError, load_restricted
@@ -64,13 +66,25 @@ def test_fixture_arrays_decode_with_numpy_itself(tmp_path, arrays):
     path = write_mano_pickle(tmp_path / "MANO_RIGHT.pkl", arrays)
     with open(path, "rb") as file:
         data = _NumpyUnpickler(file, encoding="latin1").load()
-    for key in ("v_template", "posedirs", "weights", "f", "kintree_table", "hands_components", "hands_mean"):
+    for key in (
+        "v_template",
+        "posedirs",
+        "weights",
+        "f",
+        "kintree_table",
+        "hands_components",
+        "hands_mean",
+    ):
         assert data[key].dtype == arrays[key].dtype, key
         np.testing.assert_array_equal(data[key], arrays[key], err_msg=key)
     assert data["f"].dtype == np.uint32 and data["kintree_table"][0, 0] == 2**32 - 1
     select = data["shapedirs"].state
-    assert select["a"].state["x"].shape != arrays["shapedirs"].shape  # not already in the selected shape
-    assert isinstance(select["a"].state["_dirty_vars"], set)  # chumpy's bookkeeping, with a set in it
+    assert (
+        select["a"].state["x"].shape != arrays["shapedirs"].shape
+    )  # not already in the selected shape
+    assert isinstance(
+        select["a"].state["_dirty_vars"], set
+    )  # chumpy's bookkeeping, with a set in it
     assert set(data["J_regressor"].state) == {"_shape", "data", "indices", "indptr", "maxprint"}
     assert data["bs_type"] == "lrotmin"
 
@@ -140,13 +154,15 @@ def test_bad_root_marker_and_tree_are_refused(tmp_path, arrays):
     table[0, 0] = 7
     with pytest.raises(ValueError, match="kintree_table"):
         load_official_model(
-            write_mano_pickle(tmp_path / "MANO_RIGHT.pkl", _with(arrays, "kintree_table", table)), "right"
+            write_mano_pickle(tmp_path / "MANO_RIGHT.pkl", _with(arrays, "kintree_table", table)),
+            "right",
         )
     table = arrays["kintree_table"].copy()
     table[0, 5] = 3
     with pytest.raises(ValueError, match="parents"):
         load_official_model(
-            write_mano_pickle(tmp_path / "MANO_RIGHT.pkl", _with(arrays, "kintree_table", table)), "right"
+            write_mano_pickle(tmp_path / "MANO_RIGHT.pkl", _with(arrays, "kintree_table", table)),
+            "right",
         )
 
 
@@ -163,7 +179,9 @@ def test_side_is_checked(tmp_path, arrays):
 def test_malicious_model_file_is_refused(tmp_path, arrays):
     marker = tmp_path / "marker"
     objects = as_file_objects(arrays)
-    objects["J"] = FakeCh(arrays["J"], bookkeeping={"_cache": GlobalCall("os", "system", (f"touch {marker}",))})
+    objects["J"] = FakeCh(
+        arrays["J"], bookkeeping={"_cache": GlobalCall("os", "system", (f"touch {marker}",))}
+    )
     path = tmp_path / "MANO_RIGHT.pkl"
     path.write_bytes(PickleWriter().dumps(objects))
     with pytest.raises(UnsafePickleError, match=r"os\.system.*not a MANO model file"):
@@ -194,7 +212,14 @@ def test_environment_variable_is_honoured(tmp_path, monkeypatch):
 
 
 def _assert_guidance(message: str) -> None:
-    for text in ("https://mano.is.tue.mpg.de", "registration", "licence", "redistributed", "mano_root=", MANO_ROOT_ENV):
+    for text in (
+        "https://mano.is.tue.mpg.de",
+        "registration",
+        "licence",
+        "redistributed",
+        "mano_root=",
+        MANO_ROOT_ENV,
+    ):
         assert text in message, text
 
 
@@ -216,3 +241,14 @@ def test_missing_file_via_environment_and_no_root_at_all(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="no MANO folder given") as info:
         find_model_file(None, "right")
     _assert_guidance(str(info.value))
+
+
+def test_mano_layer_reads_the_official_format(tmp_path, arrays, monkeypatch):
+    """End to end: ManoLayer(mano_root=...) and $HANDKIT_MANO_ROOT reach the official loader."""
+    write_mano_pickle(tmp_path / "MANO_RIGHT.pkl", arrays)
+    layer = ManoLayer(mano_root=tmp_path, use_pca=False, flat_hand_mean=True, dtype=torch.float64)
+    assert layer.model.source == str(tmp_path / "MANO_RIGHT.pkl")
+    verts, _ = layer(torch.zeros(1, 48), torch.zeros(1, 10))
+    np.testing.assert_allclose(verts[0].numpy(), arrays["v_template"] * 1000, atol=1e-9)  # mm
+    monkeypatch.setenv(MANO_ROOT_ENV, str(tmp_path))
+    assert ManoLayer().model.source == str(tmp_path / "MANO_RIGHT.pkl")

@@ -15,7 +15,14 @@ import scipy.sparse as sp
 
 from handkit.mano import safe_pickle
 from handkit.mano.safe_pickle import MANO_ALLOWED_GLOBALS, UnsafePickleError, load_restricted
-from tests.mano_pickle_fixtures import FakeCh, FakeCsc, FakeSelect, GlobalCall, GlobalRef, PickleWriter
+from tests.mano_pickle_fixtures import (
+    FakeCh,
+    FakeCsc,
+    FakeSelect,
+    GlobalCall,
+    GlobalRef,
+    PickleWriter,
+)
 
 
 def _load(data: bytes, **kwargs):
@@ -53,7 +60,9 @@ def test_numpy_pickles_load_like_pickle(protocol):
     assert loaded["float32_fortran"].flags.f_contiguous
     assert type(loaded["scalar"]) is np.float64 and loaded["scalar"] == 1.25
     assert type(loaded["int_scalar"]) is np.int32 and loaded["int_scalar"] == -5
-    assert {k: loaded[k] for k in ("set", "bytes", "nested")} == {k: obj[k] for k in ("set", "bytes", "nested")}
+    assert {k: loaded[k] for k in ("set", "bytes", "nested")} == {
+        k: obj[k] for k in ("set", "bytes", "nested")
+    }
 
 
 def test_shared_arrays_stay_shared():
@@ -65,7 +74,9 @@ def test_shared_arrays_stay_shared():
 @pytest.mark.parametrize("protocol", [2, 4])
 def test_csc_matrix_becomes_scipy_dense(protocol):
     # column 0 holds row 2 twice (duplicates add up) and unsorted rows; column 1 is empty
-    matrix = sp.csc_matrix((np.array([1.0, 2.0, 3.0, 4.0]), np.array([2, 0, 2, 1]), np.array([0, 3, 3, 4])), (3, 3))
+    matrix = sp.csc_matrix(
+        (np.array([1.0, 2.0, 3.0, 4.0]), np.array([2, 0, 2, 1]), np.array([0, 3, 3, 4])), (3, 3)
+    )
     dense = _load(pickle.dumps(matrix, protocol=protocol))
     assert isinstance(dense, np.ndarray)
     np.testing.assert_array_equal(dense, matrix.toarray())
@@ -92,19 +103,29 @@ def _command_payloads(marker) -> dict[str, bytes]:
     touch = f"touch {marker}"
     create = f"open({str(marker)!r}, 'w').close()"
     getattr_chain = PickleWriter(python3=True).global_("builtins", "getattr").op(b"(")
-    getattr_chain.call("builtins", "__import__", "os").write("system").op(b"tR")  # getattr(__import__("os"), "system")
+    getattr_chain.call("builtins", "__import__", "os").write("system").op(
+        b"tR"
+    )  # getattr(__import__("os"), "system")
     getattr_chain.write((touch,)).op(b"R")
     return {
         "os.system": PickleWriter(python3=True).dumps(GlobalCall("os", "system", (touch,))),
         "posix.system": PickleWriter(python3=True).dumps(GlobalCall("posix", "system", (touch,))),
-        "builtins.eval": PickleWriter(python3=True).dumps(GlobalCall("builtins", "eval", (create,))),
-        "__builtin__.eval": PickleWriter(python3=False).dumps(GlobalCall("__builtin__", "eval", (create,))),
-        "builtins.exec": PickleWriter(python3=True).dumps(GlobalCall("builtins", "exec", (create,))),
+        "builtins.eval": PickleWriter(python3=True).dumps(
+            GlobalCall("builtins", "eval", (create,))
+        ),
+        "__builtin__.eval": PickleWriter(python3=False).dumps(
+            GlobalCall("__builtin__", "eval", (create,))
+        ),
+        "builtins.exec": PickleWriter(python3=True).dumps(
+            GlobalCall("builtins", "exec", (create,))
+        ),
         "numpy.testing._private.utils.runstring": PickleWriter(python3=True).dumps(
             GlobalCall("numpy.testing._private.utils", "runstring", (create, {}))
         ),
         "builtins.getattr": getattr_chain.finish(),
-        "posix.system (pickled by pickle.dumps, protocol 4)": pickle.dumps(_SystemCall(touch), protocol=4),
+        "posix.system (pickled by pickle.dumps, protocol 4)": pickle.dumps(
+            _SystemCall(touch), protocol=4
+        ),
     }
 
 
@@ -168,7 +189,9 @@ def test_other_globals_are_refused(module, name, args):
 
 def test_payload_inside_mano_state_is_refused(tmp_path):
     marker = tmp_path / "marker"
-    ch = FakeCh(np.zeros(3), bookkeeping={"_cache": GlobalCall("os", "system", (f"touch {marker}",))})
+    ch = FakeCh(
+        np.zeros(3), bookkeeping={"_cache": GlobalCall("os", "system", (f"touch {marker}",))}
+    )
     with pytest.raises(UnsafePickleError, match=r"os\.system"):
         _load(PickleWriter().dumps({"J": ch}))
     assert not marker.exists()
@@ -178,7 +201,11 @@ def test_extension_registry_goes_through_the_allow_list(tmp_path):
     code = 0x7FF0
     copyreg.add_extension("os", "system", code)
     try:
-        data = PickleWriter().op(b"\x83" + struct.pack("<H", code)).write((f"touch {tmp_path / 'marker'}",))
+        data = (
+            PickleWriter()
+            .op(b"\x83" + struct.pack("<H", code))
+            .write((f"touch {tmp_path / 'marker'}",))
+        )
         with pytest.raises(UnsafePickleError, match=r"os\.system"):
             _load(data.op(b"R").finish())
     finally:
@@ -193,7 +220,9 @@ def test_persistent_ids_are_refused():
 
 def _array_state(dtype, raw: bytes, shape=(2,)) -> bytes:
     """``_reconstruct(ndarray, ...)`` with a hand-made dtype and data."""
-    w = PickleWriter().call("numpy.core.multiarray", "_reconstruct", GlobalRef("numpy", "ndarray"), (0,), b"b")
+    w = PickleWriter().call(
+        "numpy.core.multiarray", "_reconstruct", GlobalRef("numpy", "ndarray"), (0,), b"b"
+    )
     return w.write((1, shape, dtype, False, raw)).op(b"b").finish()
 
 
@@ -201,8 +230,14 @@ def _array_state(dtype, raw: bytes, shape=(2,)) -> bytes:
     "data, message",
     [
         # ndarray itself called with arguments, or built by NEWOBJ
-        (PickleWriter().dumps(GlobalCall("numpy", "ndarray", ((2,), "f8"))), "numpy.ndarray directly"),
-        (PickleWriter().global_("numpy", "ndarray").op(b")\x81").finish(), "numpy.ndarray directly"),
+        (
+            PickleWriter().dumps(GlobalCall("numpy", "ndarray", ((2,), "f8"))),
+            "numpy.ndarray directly",
+        ),
+        (
+            PickleWriter().global_("numpy", "ndarray").op(b")\x81").finish(),
+            "numpy.ndarray directly",
+        ),
         # _reconstruct asked for another type
         (
             PickleWriter()
@@ -212,23 +247,51 @@ def _array_state(dtype, raw: bytes, shape=(2,)) -> bytes:
         ),
         # dtype abuse: object arrays, odd names, dicts
         (_array_state(GlobalCall("numpy", "dtype", ("O8", 0, 1)), b"\x00" * 16), "numeric type"),
-        (_array_state(GlobalCall("numpy", "dtype", ({"names": ["a"], "formats": ["O"]}, 0, 1)), b""), "numeric"),
-        (_array_state(GlobalCall("numpy", "dtype", ("f8", 0, 1)), b"\x00" * 15), "needs 16 bytes, found 15"),
+        (
+            _array_state(
+                GlobalCall("numpy", "dtype", ({"names": ["a"], "formats": ["O"]}, 0, 1)), b""
+            ),
+            "numeric",
+        ),
+        (
+            _array_state(GlobalCall("numpy", "dtype", ("f8", 0, 1)), b"\x00" * 15),
+            "needs 16 bytes, found 15",
+        ),
         # _codecs.encode may only undo Python 3's latin1 trick
-        (PickleWriter(python3=True).dumps(GlobalCall("_codecs", "encode", ("x", "rot13"))), "latin1"),
-        (PickleWriter(python3=True).dumps(GlobalCall("_codecs", "encode", (b"x", "zlib_codec"))), "latin1"),
+        (
+            PickleWriter(python3=True).dumps(GlobalCall("_codecs", "encode", ("x", "rot13"))),
+            "latin1",
+        ),
+        (
+            PickleWriter(python3=True).dumps(GlobalCall("_codecs", "encode", (b"x", "zlib_codec"))),
+            "latin1",
+        ),
         # set over something that is not a list
-        (PickleWriter().dumps(GlobalCall("__builtin__", "set", (FakeCh(np.zeros(2)),))), "one list"),
+        (
+            PickleWriter().dumps(GlobalCall("__builtin__", "set", (FakeCh(np.zeros(2)),))),
+            "one list",
+        ),
         # an allowed class named but never instantiated
         (PickleWriter().global_("chumpy.ch", "Ch").finish(), "never used"),
         # broken chumpy / scipy state
-        (PickleWriter().dumps(FakeSelect(FakeCh(np.zeros(4)), np.array([0, 4]), (2,))), "idxs must lie in 0..3"),
-        (PickleWriter().dumps(FakeSelect(FakeCh(np.zeros(4)), np.array([0, 1]), (3,))), "cannot fill"),
         (
-            PickleWriter().dumps(FakeCsc((10**6, 10**6), np.zeros(0), np.zeros(0, int), np.zeros(1, int))),
+            PickleWriter().dumps(FakeSelect(FakeCh(np.zeros(4)), np.array([0, 4]), (2,))),
+            "idxs must lie in 0..3",
+        ),
+        (
+            PickleWriter().dumps(FakeSelect(FakeCh(np.zeros(4)), np.array([0, 1]), (3,))),
+            "cannot fill",
+        ),
+        (
+            PickleWriter().dumps(
+                FakeCsc((10**6, 10**6), np.zeros(0), np.zeros(0, int), np.zeros(1, int))
+            ),
             "at most",
         ),
-        (PickleWriter().dumps(FakeCsc((2, 2), np.ones(1), np.array([5]), np.array([0, 1, 1]))), "row indices"),
+        (
+            PickleWriter().dumps(FakeCsc((2, 2), np.ones(1), np.array([5]), np.array([0, 1, 1]))),
+            "row indices",
+        ),
         # a list that contains itself (EMPTY_LIST, BINPUT 0, BINGET 0, APPEND)
         (PickleWriter().op(b"]q\x00h\x00a").finish(), "reference cycle"),
     ],
@@ -261,7 +324,9 @@ def test_allowed_restricts_further_and_rejects_unknown_pairs():
 
 
 def test_allow_list_is_exact_pairs():
-    assert all(isinstance(m, str) and isinstance(n, str) and "." not in n for m, n in MANO_ALLOWED_GLOBALS)
+    assert all(
+        isinstance(m, str) and isinstance(n, str) and "." not in n for m, n in MANO_ALLOWED_GLOBALS
+    )
     assert {m for m, _ in MANO_ALLOWED_GLOBALS} <= {
         "numpy",
         "numpy.core.multiarray",

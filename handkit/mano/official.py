@@ -15,11 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from handkit.mano.model import NUM_BETAS, NUM_FACES, NUM_MANO_JOINTS, NUM_POSE_FEATURES, NUM_VERTS, SIDES, ManoModel
+from handkit.mano.loading import MANO_ROOT_ENV
+from handkit.mano.model import (
+    NUM_BETAS,
+    NUM_FACES,
+    NUM_MANO_JOINTS,
+    NUM_POSE_FEATURES,
+    NUM_VERTS,
+    SIDES,
+    ManoModel,
+)
 from handkit.mano.safe_pickle import load_restricted
-
-#: Environment variable naming the folder that holds the official files.
-MANO_ROOT_ENV = "HANDKIT_MANO_ROOT"
 
 #: File name of the official model per side.
 MANO_FILE_NAMES = {"right": "MANO_RIGHT.pkl", "left": "MANO_LEFT.pkl"}
@@ -74,7 +80,8 @@ def find_model_file(mano_root: str | os.PathLike | None, side: str) -> Path:
             return path
     searched = " or ".join(str(p) for p in candidates)
     raise FileNotFoundError(
-        f"expected the official MANO file {name} at {searched}, but it is not there. {_how_to_get(name)}"
+        f"expected the official MANO file {name} at {searched}, but it is not there. "
+        + _how_to_get(name)
     )
 
 
@@ -107,7 +114,9 @@ def load_official_model(path: str | os.PathLike, side: str) -> ManoModel:
     path = Path(path)
     for other_side, other_name in MANO_FILE_NAMES.items():
         if path.name == other_name and other_side != side:
-            raise ValueError(f"{path} is the {other_side} hand's file, but side={side!r} was asked for")
+            raise ValueError(
+                f"{path} is the {other_side} hand's file, but side={side!r} was asked for"
+            )
     data = load_restricted(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: a MANO file holds a dict, found {type(data).__name__}")
@@ -118,13 +127,18 @@ def load_official_model(path: str | os.PathLike, side: str) -> ManoModel:
         _check_array(path, key, data[key], shape)
     root_parent = int(data["kintree_table"][0, 0])
     if root_parent not in (ROOT_PARENT, -1):
-        raise ValueError(f"{path}: kintree_table[0, 0] must be the root marker {ROOT_PARENT}, found {root_parent}")
+        raise ValueError(
+            f"{path}: kintree_table[0, 0] must be the root marker {ROOT_PARENT}, "
+            f"found {root_parent}"
+        )
     arrays = {_RENAMES.get(key, key): data[key] for key in OFFICIAL_SHAPES}
     return ManoModel.from_arrays(arrays, side=side, source=str(path))
 
 
 def _check_array(path: Path, key: str, value, shape: tuple[int, ...]) -> None:
     if not isinstance(value, np.ndarray):
-        raise ValueError(f"{path}: {key} must be an array of shape {shape}, found {type(value).__name__}")
+        raise ValueError(
+            f"{path}: {key} must be an array of shape {shape}, found {type(value).__name__}"
+        )
     if value.shape != shape:
         raise ValueError(f"{path}: {key} must have shape {shape}, found {value.shape}")

@@ -62,7 +62,9 @@ class _ArrayType(_Record):
     description = "numpy.ndarray"
 
     def __new__(cls, *args):
-        raise pickle.UnpicklingError("the pickle calls numpy.ndarray directly, which numpy's own pickles never do")
+        raise pickle.UnpicklingError(
+            "the pickle calls numpy.ndarray directly, which numpy's own pickles never do"
+        )
 
 
 class _Dtype(_Record):
@@ -75,14 +77,24 @@ class _Dtype(_Record):
     def to_plain(self, convert):
         name = convert(self.args[0]) if self.args else None
         if not isinstance(name, str) or not self._NAME.fullmatch(name):
-            raise pickle.UnpicklingError(f"numpy.dtype must name a numeric type such as 'f8', found {name!r}")
+            raise pickle.UnpicklingError(
+                f"numpy.dtype must name a numeric type such as 'f8', found {name!r}"
+            )
         dtype = np.dtype(name)
         if self.state is not None:
             state = convert(self.state)
-            if not isinstance(state, tuple) or len(state) < 5 or any(s is not None for s in state[2:5]):
-                raise pickle.UnpicklingError(f"numpy.dtype state must be a plain-dtype tuple, found {state!r}")
+            if (
+                not isinstance(state, tuple)
+                or len(state) < 5
+                or any(s is not None for s in state[2:5])
+            ):
+                raise pickle.UnpicklingError(
+                    f"numpy.dtype state must be a plain-dtype tuple, found {state!r}"
+                )
             if state[1] not in ("<", ">", "|", "="):
-                raise pickle.UnpicklingError(f"numpy.dtype byte order must be one of < > | =, found {state[1]!r}")
+                raise pickle.UnpicklingError(
+                    f"numpy.dtype byte order must be one of < > | =, found {state[1]!r}"
+                )
             if state[1] in ("<", ">"):
                 dtype = dtype.newbyteorder(state[1])
         return dtype
@@ -104,13 +116,17 @@ def _as_dtype(value: Any, what: str) -> np.dtype:
 
 
 def _as_shape(value: Any, what: str) -> tuple[int, ...]:
-    if not isinstance(value, (tuple, list)) or not all(isinstance(n, int) and n >= 0 for n in value):
-        raise pickle.UnpicklingError(f"{what} must be a tuple of non-negative ints, found {value!r}")
+    if not isinstance(value, (tuple, list)) or not all(
+        isinstance(n, int) and n >= 0 for n in value
+    ):
+        raise pickle.UnpicklingError(
+            f"{what} must be a tuple of non-negative ints, found {value!r}"
+        )
     return tuple(value)
 
 
 class _ArrayCall(_Record):
-    """``_reconstruct(ndarray, (0,), b"b")`` followed by ``BUILD`` with (version, shape, dtype, fortran, raw)."""
+    """``_reconstruct(ndarray, (0,), b"b")``, BUILD with (version, shape, dtype, fortran, raw)."""
 
     __slots__ = ()
     description = "numpy.core.multiarray._reconstruct"
@@ -122,7 +138,9 @@ class _ArrayCall(_Record):
         if isinstance(state, tuple) and len(state) == 5:
             state = state[1:]  # drop the version number
         if not isinstance(state, tuple) or len(state) != 4:
-            raise pickle.UnpicklingError(f"array state must be (version, shape, dtype, fortran, data), found {state!r}")
+            raise pickle.UnpicklingError(
+                f"array state must be (version, shape, dtype, fortran, data), found {state!r}"
+            )
         shape = _as_shape(convert(state[0]), "array shape")
         dtype = _as_dtype(convert(state[1]), "an array")
         raw = _as_bytes(convert(state[3]), "array")
@@ -133,7 +151,9 @@ class _ArrayCall(_Record):
             )
         fortran = convert(state[2])
         if not isinstance(fortran, (bool, int)):
-            raise pickle.UnpicklingError(f"array fortran flag must be a bool, found {type(fortran).__name__}")
+            raise pickle.UnpicklingError(
+                f"array fortran flag must be a bool, found {type(fortran).__name__}"
+            )
         order = "F" if fortran else "C"
         return np.frombuffer(raw, dtype=dtype).reshape(shape, order=order).copy(order=order)
 
@@ -146,7 +166,9 @@ class _Scalar(_Record):
 
     def to_plain(self, convert):
         if len(self.args) != 2:
-            raise pickle.UnpicklingError(f"numpy scalar needs (dtype, data), found {len(self.args)} arguments")
+            raise pickle.UnpicklingError(
+                f"numpy scalar needs (dtype, data), found {len(self.args)} arguments"
+            )
         dtype = _as_dtype(convert(self.args[0]), "a numpy scalar")
         raw = _as_bytes(convert(self.args[1]), "numpy scalar")
         if len(raw) != dtype.itemsize:
@@ -177,7 +199,11 @@ class _Encode(_Record):
     description = "_codecs.encode"
 
     def to_plain(self, convert):
-        if len(self.args) != 2 or not isinstance(self.args[0], str) or self.args[1] not in ("latin1", "latin-1"):
+        if (
+            len(self.args) != 2
+            or not isinstance(self.args[0], str)
+            or self.args[1] not in ("latin1", "latin-1")
+        ):
             raise pickle.UnpicklingError(
                 f"_codecs.encode is only accepted as encode(text, 'latin1'), found {self.args!r}"
             )
@@ -187,7 +213,9 @@ class _Encode(_Record):
 def _state_dict(record: _Record, keys: Iterable[str]) -> dict:
     state = record.state
     if not isinstance(state, dict):
-        raise pickle.UnpicklingError(f"{record.description} state must be a dict, found {type(state).__name__}")
+        raise pickle.UnpicklingError(
+            f"{record.description} state must be a dict, found {type(state).__name__}"
+        )
     missing = [k for k in keys if k not in state]
     if missing:
         raise pickle.UnpicklingError(
@@ -199,7 +227,9 @@ def _state_dict(record: _Record, keys: Iterable[str]) -> dict:
 def _as_array(value: Any, what: str, kinds: str = "biufc") -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.dtype.kind not in kinds:
         found = value.dtype if isinstance(value, np.ndarray) else type(value).__name__
-        raise pickle.UnpicklingError(f"{what} must be a numpy array of kind {kinds!r}, found {found}")
+        raise pickle.UnpicklingError(
+            f"{what} must be a numpy array of kind {kinds!r}, found {found}"
+        )
     return value
 
 
@@ -214,7 +244,7 @@ class _Ch(_Record):
 
 
 class _Select(_Record):
-    """chumpy ``Select``: ``a``'s array flattened, indexed by ``idxs``, reshaped to ``preferred_shape``."""
+    """chumpy ``Select``: ``a`` flattened, indexed by ``idxs``, reshaped to ``preferred_shape``."""
 
     __slots__ = ()
     description = "chumpy.reordering.Select"
@@ -225,10 +255,13 @@ class _Select(_Record):
         idxs = _as_array(convert(state["idxs"]), "chumpy Select.idxs", kinds="iu").ravel()
         shape = _as_shape(convert(state["preferred_shape"]), "chumpy Select.preferred_shape")
         if int(np.prod(shape, dtype=np.int64)) != idxs.size:
-            raise pickle.UnpicklingError(f"chumpy Select: {idxs.size} idxs cannot fill preferred_shape {shape}")
+            raise pickle.UnpicklingError(
+                f"chumpy Select: {idxs.size} idxs cannot fill preferred_shape {shape}"
+            )
         if idxs.size and (idxs.min() < 0 or idxs.max() >= flat.size):
             raise pickle.UnpicklingError(
-                f"chumpy Select: idxs must lie in 0..{flat.size - 1}, found {idxs.min()}..{idxs.max()}"
+                f"chumpy Select: idxs must lie in 0..{flat.size - 1}, "
+                f"found {idxs.min()}..{idxs.max()}"
             )
         return flat[idxs].reshape(shape)
 
@@ -247,12 +280,18 @@ class _Csc(_Record):
         indptr = _as_array(convert(state["indptr"]), "csc_matrix indptr", kinds="iu").ravel()
         if len(shape) != 2 or shape[0] * shape[1] > MAX_DENSE_ELEMENTS:
             raise pickle.UnpicklingError(
-                f"csc_matrix _shape must be 2-D with at most {MAX_DENSE_ELEMENTS} elements, found {shape}"
+                f"csc_matrix _shape must be 2-D with at most {MAX_DENSE_ELEMENTS} elements, "
+                f"found {shape}"
             )
         rows, cols = shape
-        if indptr.size != cols + 1 or indptr[0] != 0 or np.any(np.diff(indptr.astype(np.int64)) < 0):
+        if (
+            indptr.size != cols + 1
+            or indptr[0] != 0
+            or np.any(np.diff(indptr.astype(np.int64)) < 0)
+        ):
             raise pickle.UnpicklingError(
-                f"csc_matrix indptr must rise from 0 over {cols + 1} entries, found {indptr.size} entries"
+                f"csc_matrix indptr must rise from 0 over {cols + 1} entries, "
+                f"found {indptr.size} entries"
             )
         if not data.size == indices.size == indptr[-1]:
             raise pickle.UnpicklingError(
@@ -262,7 +301,9 @@ class _Csc(_Record):
         if indices.size and (indices.min() < 0 or indices.max() >= rows):
             raise pickle.UnpicklingError(f"csc_matrix row indices must lie in 0..{rows - 1}")
         dense = np.zeros(shape, dtype=data.dtype)
-        columns = np.repeat(np.arange(cols), np.diff(indptr.astype(np.int64)))  # column of each entry
+        columns = np.repeat(
+            np.arange(cols), np.diff(indptr.astype(np.int64))
+        )  # column of each entry
         np.add.at(dense, (indices, columns), data)
         return dense
 
@@ -276,7 +317,8 @@ _STAND_INS: dict[tuple[str, str], type[_Record]] = {
     ("numpy", "ndarray"): _ArrayType,
     # The dtype of each array or scalar (checked to be numeric).
     ("numpy", "dtype"): _Dtype,
-    # numpy scalars a re-saving script or chumpy's bookkeeping may hold; same checked decoding as arrays.
+    # numpy scalars a re-saving script or chumpy's bookkeeping may hold; decoded with the same
+    # checks as array data, so they add no capability.
     ("numpy.core.multiarray", "scalar"): _Scalar,
     ("numpy._core.multiarray", "scalar"): _Scalar,
     # chumpy keeps sets in its private state; Python 2 and Python 3 spellings.
@@ -308,14 +350,16 @@ class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> type[_Record]:
         if (module, name) not in self._allowed:
             raise UnsafePickleError(
-                f"refused to load the global {module}.{name} named in {self._source}: it is not on the "
-                f"allow-list for {self._expected}, so this is not {self._expected} (nothing in it was run)"
+                f"refused to load the global {module}.{name} named in {self._source}: it is not "
+                f"on the allow-list for {self._expected}, so this is not {self._expected} "
+                "(nothing in it was run)"
             )
         return _STAND_INS[(module, name)]
 
     def persistent_load(self, pid: Any) -> Any:
         raise UnsafePickleError(
-            f"refused a persistent id in {self._source}: this is not {self._expected} (nothing in it was run)"
+            f"refused a persistent id in {self._source}: this is not {self._expected} "
+            "(nothing in it was run)"
         )
 
 
@@ -352,7 +396,9 @@ class _Converter:
         if isinstance(obj, _Record):
             return obj.to_plain(self.convert)
         if isinstance(obj, type) and issubclass(obj, _Record):
-            raise pickle.UnpicklingError(f"{obj.description} is named but never used the way numpy or chumpy use it")
+            raise pickle.UnpicklingError(
+                f"{obj.description} is named but never used the way numpy or chumpy use it"
+            )
         raise pickle.UnpicklingError(f"unexpected object of type {type(obj).__name__}")
 
 
@@ -382,11 +428,15 @@ def load_restricted(
     allowed = frozenset(allowed)
     unknown = allowed - MANO_ALLOWED_GLOBALS
     if unknown:
-        raise ValueError(f"allowed must be a subset of MANO_ALLOWED_GLOBALS, found extra {sorted(unknown)}")
+        raise ValueError(
+            f"allowed must be a subset of MANO_ALLOWED_GLOBALS, found extra {sorted(unknown)}"
+        )
     if isinstance(path_or_file, (str, os.PathLike)):
         with open(path_or_file, "rb") as file:
             return _load(file, allowed, str(Path(path_or_file)), expected)
-    return _load(path_or_file, allowed, str(getattr(path_or_file, "name", "<file object>")), expected)
+    return _load(
+        path_or_file, allowed, str(getattr(path_or_file, "name", "<file object>")), expected
+    )
 
 
 def _load(file: BinaryIO, allowed: frozenset, source: str, expected: str) -> Any:
@@ -398,4 +448,6 @@ def _load(file: BinaryIO, allowed: frozenset, source: str, expected: str) -> Any
     except pickle.UnpicklingError as exc:
         raise pickle.UnpicklingError(f"{source} is not {expected}: {exc}") from exc
     except Exception as exc:  # malformed streams raise many kinds of errors; report them uniformly
-        raise pickle.UnpicklingError(f"{source} is not {expected}: {type(exc).__name__}: {exc}") from exc
+        raise pickle.UnpicklingError(
+            f"{source} is not {expected}: {type(exc).__name__}: {exc}"
+        ) from exc
