@@ -1,0 +1,477 @@
+"""Skeleton design and mesh of the synthetic hand (private helper of ``synthetic.py``).
+
+Rest frame (metres, right hand, MANO-like): fingers point along -x, the back of the hand
+faces +y (the palm faces -y), the thumb is on the +z side; the wrist joint is at
+x ~ +0.088 and the middle-finger knuckle (MCP) near the origin.
+
+The mesh is a network of tubes: a palm tube of 32-vertex rings opened by a 16-vertex wrist
+loop; its last ring (the knuckle loop) splits into four 8-vertex finger tubes and three web
+quads between them; the thumb tube leaves the palm through a hole in the palm's side. Each
+finger ends in one tip vertex (a pole). The topology is built once from the default design;
+a design only moves vertices, so shape directions are differences of vertex positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+#: Fingers in the order their tubes leave the knuckle loop (+z to -z), then the thumb.
+FINGERS = ("index", "middle", "ring", "pinky", "thumb")
+#: MANO joints (base, middle, end) of each finger in ``FINGERS`` order.
+FINGER_JOINTS = ((1, 2, 3), (4, 5, 6), (10, 11, 12), (7, 8, 9), (13, 14, 15))
+#: manopth's fingertip vertex ids in ``FINGERS`` order, and the left layer's middle tip.
+TIP_IDS = (317, 444, 556, 673, 745)
+LEFT_MIDDLE_TIP_ID = 445
+
+WRIST_LOOP = 16  # vertices round the wrist opening
+TRANSITION_LOOP = 23  # ring between the wrist loop and the palm
+PALM_LOOP = 32  # vertices round each palm ring: 16 dorsal (+z to -z), 16 palmar (-z to +z)
+PALM_RINGS = 8  # 32-vertex rings, the last one being the knuckle loop
+FINGER_LOOP = 8  # vertices round a finger
+#: Rings of each finger tube after its base ring (the thumb's first ring has 9 vertices).
+FINGER_RINGS = (12, 13, 12, 10, 12)
+THUMB_FIRST_LOOP = 9
+#: Palm quads removed for the thumb: between palm rings 1..5 and columns 30..32 (= 0).
+THUMB_HOLE_RINGS = (1, 5)
+THUMB_HOLE_COLUMNS = (30, 32)
+#: Share of the hole's shape in the thumb's first three rings (they morph into round sections).
+THUMB_MORPH = (0.6, 0.3, 0.1)
+#: Polar angles (from the tip) of the two rings on each rounded fingertip.
+TIP_RING_ANGLES_DEG = (62.0, 30.0)
+SMOOTHING_STEPS = 12
+
+
+def default_design() -> dict[str, np.ndarray]:
+    """The mean hand's design parameters (metres; angles in degrees where named ``_deg``)."""
+    return {
+        "wrist": np.array([0.088, 0.0, 0.004]),
+        # knuckle (MCP) centres of index, middle, ring, pinky
+        "mcp": np.array([[0.006, 0.002, 0.029], [0.0, 0.002, 0.009],
+                         [0.005, 0.001, -0.010], [0.015, -0.001, -0.028]]),
+        # in-plane angle of each finger, from -x towards +z
+        "fan_deg": np.array([7.0, 1.0, -6.0, -13.0]),
+        # bone lengths base->middle->end->tip, per finger in FINGERS order
+        "bones": np.array([[0.039, 0.023, 0.021], [0.043, 0.027, 0.023], [0.040, 0.026, 0.022],
+                           [0.031, 0.019, 0.020], [0.044, 0.032, 0.027]]),
+        # lateral half-width at the base, middle joint, end joint and tip cap, per finger
+        "half_width": np.array([[0.0092, 0.0084, 0.0077, 0.0071], [0.0096, 0.0088, 0.0080, 0.0073],
+                                [0.0090, 0.0082, 0.0075, 0.0069], [0.0081, 0.0073, 0.0067, 0.0062],
+                                [0.0125, 0.0100, 0.0092, 0.0083]]),
+        "thickness_ratio": np.array([0.88, 0.88, 0.88, 0.88, 0.86]),
+        "cmc": np.array([0.062, -0.010, 0.020]),
+        # thumb direction: in-plane angle from -x towards +z, and dip towards -y
+        "thumb_dir_deg": np.array([32.0, 8.0]),
+        # thumb nail roll from +y towards the outside of the hand
+        "thumb_roll_deg": np.array(55.0),
+        # wrist opening half-width (z) and half-thickness (y)
+        "wrist_half": np.array([0.029, 0.017]),
+        "palm_thickness_scale": np.array(1.0),
+        "crease_offset": np.array(0.010),  # palmar knuckle row lies this far towards the tips
+        "thenar_bulge": np.array(0.006),
+    }
+
+
+@dataclass(frozen=True)
+class FingerFrame:
+    """A straight finger at rest: base joint and unit axes (all (3,), metres)."""
+
+    base: np.ndarray
+    direction: np.ndarray  # towards the tip
+    dorsal: np.ndarray  # back of the finger (nail side)
+    lateral: np.ndarray  # dorsal x direction: a positive rotation about it flexes the finger
+
+
+def finger_frames(design: dict) -> list[FingerFrame]:
+    """Rest frame of each finger, in ``FINGERS`` order."""
+    frames = []
+    for k in range(4):
+        angle = np.deg2rad(design["fan_deg"][k])
+        direction = np.array([-np.cos(angle), 0.0, np.sin(angle)])
+        dorsal = np.array([0.0, 1.0, 0.0])
+        frames.append(FingerFrame(design["mcp"][k], direction, dorsal, np.cross(dorsal, direction)))
+    yaw, dip = np.deg2rad(design["thumb_dir_deg"])
+    direction = np.array([-np.cos(yaw) * np.cos(dip), -np.sin(dip), np.sin(yaw) * np.cos(dip)])
+    outward = np.array([np.sin(yaw), 0.0, np.cos(yaw)])  # in-plane, away from the fingers
+    roll = np.deg2rad(design["thumb_roll_deg"])
+    dorsal = np.cos(roll) * np.array([0.0, 1.0, 0.0]) + np.sin(roll) * outward
+    dorsal = dorsal - dorsal @ direction * direction
+    dorsal /= np.linalg.norm(dorsal)
+    frames.append(FingerFrame(design["cmc"], direction, dorsal, np.cross(dorsal, direction)))
+    return frames
+
+
+def skeleton(design: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Designed rest joints (16, 3) in MANO order, and fingertips (5, 3) in ``FINGERS`` order."""
+    joints = np.zeros((16, 3))
+    joints[0] = design["wrist"]
+    tips = np.zeros((5, 3))
+    for k, frame in enumerate(finger_frames(design)):
+        reach = np.cumsum(design["bones"][k])  # distances of middle joint, end joint, tip
+        base, middle, end = FINGER_JOINTS[k]
+        joints[base] = frame.base
+        joints[middle] = frame.base + reach[0] * frame.direction
+        joints[end] = frame.base + reach[1] * frame.direction
+        tips[k] = frame.base + reach[2] * frame.direction
+    return joints, tips
+
+
+# --- raw vertex positions, in build order ---------------------------------------------------
+
+#: Angles round a finger from its lateral axis towards its back: dorsal row first (+z to -z).
+_FINGER_ANGLES = np.deg2rad(22.5 + 45.0 * np.arange(8))
+
+
+def _finger_ring(centre, frame, half_width, half_thick, angles=_FINGER_ANGLES):
+    """(n, 3) points of an ellipse round a finger axis, in its (lateral, dorsal) plane."""
+    return (centre + half_width * np.cos(angles)[:, None] * frame.lateral
+            + half_thick * np.sin(angles)[:, None] * frame.dorsal)
+
+
+def _knuckle_loop(design, frames):
+    """(32, 3): the dorsal halves of the finger bases (+z to -z), then their palmar halves."""
+    dorsal_row, palmar_row = [], []
+    for k in range(4):
+        frame = frames[k]
+        width = design["half_width"][k][0]
+        thick = design["thickness_ratio"][k] * width
+        dorsal_row.append(_finger_ring(frame.base, frame, width, thick, _FINGER_ANGLES[:4]))
+        crease = frame.base + design["crease_offset"] * frame.direction
+        palmar_row.append(_finger_ring(crease, frame, width, thick, _FINGER_ANGLES[4:]))
+    return np.concatenate(dorsal_row + palmar_row[::-1])
+
+
+def _wrist_ellipse(design, x, count, scale=1.0, angles=None):
+    """(count, 3) ellipse at x; angle from +z towards +y, running +z, +y, -z, -y."""
+    if angles is None:
+        angles = np.linspace(0, 2 * np.pi, count, endpoint=False) + np.pi / count
+    half_z, half_y = design["wrist_half"] * scale
+    centre = design["wrist"]
+    points = np.zeros((len(angles), 3))
+    points[:, 0] = x
+    points[:, 1] = centre[1] - 0.001 + half_y * np.sin(angles)
+    points[:, 2] = centre[2] + half_z * np.cos(angles)
+    return points
+
+
+def _palm_rings(design, knuckle):
+    """(PALM_RINGS, 32, 3): palm rings from near the wrist to the knuckle loop."""
+    centre = knuckle.mean(0)
+    angles = np.arctan2(knuckle[:, 1] - centre[1], knuckle[:, 2] - centre[2])  # from +z to +y
+    start = _wrist_ellipse(design, design["wrist"][0] - 0.008, PALM_LOOP, 1.06, angles)
+    palmar = np.clip(-np.sin(angles), 0.0, None)  # 1 on the palm side, 0 on the back
+    thumb_side = np.clip(np.cos(angles), 0.0, None)
+    rings = np.zeros((PALM_RINGS, PALM_LOOP, 3))
+    for r in range(PALM_RINGS):
+        tau = r / (PALM_RINGS - 1)
+        ring = (1 - tau) * start + tau * knuckle
+        hump = np.sin(np.pi * tau)
+        ring[:, 1] -= hump * design["thenar_bulge"] * palmar * (0.5 + thumb_side)
+        ring[:, 1] += hump * 0.003 * (1 - palmar)  # slightly domed back
+        mid_y = ring[:, 1].mean()
+        ring[:, 1] = mid_y + (ring[:, 1] - mid_y) * (
+            1 + (design["palm_thickness_scale"] - 1) * (1 - tau**2))
+        rings[r] = ring
+    return rings
+
+
+def _finger_stations(design, k, first, count):
+    """Distances along finger k of ``count`` rings starting at ``first``, and their half-widths.
+
+    The last two rings lie on the rounded tip cap, the others are evenly spaced.
+    """
+    bones = design["bones"][k]
+    length, cap = bones.sum(), design["half_width"][k][3]
+    joints_at = np.concatenate([[0.0], np.cumsum(bones)])
+    dist = list(np.linspace(first, length - cap, count - len(TIP_RING_ANGLES_DEG)))
+    widths = list(np.interp(dist, joints_at, design["half_width"][k]))
+    for angle in np.deg2rad(TIP_RING_ANGLES_DEG):
+        dist.append(length - cap + cap * np.cos(angle))
+        widths.append(cap * np.sin(angle))
+    return np.array(dist), np.array(widths)
+
+
+def _finger_tube(design, k, frame, first, phase=0.0):
+    """(rings * 8 + 1, 3): finger k's rings after its base, then its tip pole.
+
+    ``phase`` turns every ring's vertices round the finger axis (radians).
+    """
+    dist, widths = _finger_stations(design, k, first, FINGER_RINGS[k])
+    ratio = design["thickness_ratio"][k]
+    rings = [_finger_ring(frame.base + d * frame.direction, frame, w, ratio * w,
+                          _FINGER_ANGLES + phase) for d, w in zip(dist, widths)]
+    tip = frame.base + design["bones"][k].sum() * frame.direction
+    return np.concatenate(rings + [tip[None]])
+
+
+def _hole_loop_ids():
+    """Palm (ring, column) pairs round the thumb hole, in order (12 vertices)."""
+    (r0, r1), (c0, c1) = THUMB_HOLE_RINGS, THUMB_HOLE_COLUMNS
+    loop = [(r0, c) for c in range(c0, c1)] + [(r, c1) for r in range(r0, r1)]
+    loop += [(r1, c) for c in range(c1, c0, -1)] + [(r, c0) for r in range(r1, r0, -1)]
+    return [(r, c % PALM_LOOP) for r, c in loop]
+
+
+def _palm_id(ring, column):
+    return WRIST_LOOP + TRANSITION_LOOP + ring * PALM_LOOP + column % PALM_LOOP
+
+
+def _resample_loop(points, count):
+    """(count, 3) points evenly spaced by arc length round a closed polyline, from points[0]."""
+    closed = np.concatenate([points, points[:1]])
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
+    at = np.linspace(0.0, arc[-1], count, endpoint=False)
+    return np.stack([np.interp(at, arc, closed[:, i]) for i in range(3)], 1)
+
+
+def _thumb_tube(design, frame, palm_positions):
+    """(9 + rings * 8 + 1, 3): the thumb's first ring, its 8-vertex rings and its tip pole.
+
+    The first rings morph from the hole in the palm's side into round thumb sections, and
+    every thumb ring starts at the angle of the hole's first vertex so the rings line up.
+    """
+    hole = palm_positions[[_palm_id(r, c) for r, c in _hole_loop_ids()]]
+    rel = hole - frame.base
+    angle = np.unwrap(np.arctan2(rel @ frame.dorsal, rel @ frame.lateral))
+    if angle[1] < angle[0]:  # make the hole turn like the rings (increasing angle)
+        hole, angle = np.concatenate([hole[:1], hole[:0:-1]]), np.concatenate([angle[:1], angle[:0:-1]])
+    outward = np.cross(hole - hole.mean(0), np.roll(hole, -1, 0) - hole.mean(0)).sum(0)
+    outward /= np.linalg.norm(outward)
+    outward *= np.sign(outward @ frame.direction)
+    start = (hole.mean(0) - frame.base) @ frame.direction
+    tube = _finger_tube(design, 4, frame, start + 0.012, phase=angle[0] - _FINGER_ANGLES[0])
+    joints_at = np.concatenate([[0.0], np.cumsum(design["bones"][4])])
+    first_dist = start + 0.005
+    first_width = np.interp(first_dist, joints_at, design["half_width"][4])
+    angles = angle[0] + np.linspace(0, 2 * np.pi, THUMB_FIRST_LOOP, endpoint=False)
+    first = _finger_ring(frame.base + first_dist * frame.direction, frame, first_width,
+                         design["thickness_ratio"][4] * first_width, angles)
+    rings = [first] + [tube[FINGER_LOOP * i: FINGER_LOOP * (i + 1)] for i in range(2)]
+    for i, (share, lift) in enumerate(zip(THUMB_MORPH, (0.004, 0.008, 0.012))):
+        target = _resample_loop(hole, len(rings[i])) + lift * outward
+        rings[i] = share * target + (1 - share) * rings[i]
+    return np.concatenate(rings + [tube[2 * FINGER_LOOP:]])
+
+
+def raw_positions(design: dict) -> np.ndarray:
+    """All vertices in build order (before hole clean-up, renumbering and smoothing)."""
+    frames = finger_frames(design)
+    x_wrist = design["wrist"][0]
+    knuckle = _knuckle_loop(design, frames)
+    palm = np.concatenate([_wrist_ellipse(design, x_wrist + 0.010, WRIST_LOOP),
+                           _wrist_ellipse(design, x_wrist + 0.001, TRANSITION_LOOP, 1.04),
+                           _palm_rings(design, knuckle).reshape(-1, 3)])
+    fingers = [_finger_tube(design, k, frames[k], 0.016) for k in range(4)]
+    return np.concatenate([palm] + fingers + [_thumb_tube(design, frames[4], palm)])
+
+
+# --- topology ------------------------------------------------------------------------------
+
+def _finger_offsets():
+    """First raw id of each finger tube (``FINGERS`` order) and the total raw count."""
+    offsets = [WRIST_LOOP + TRANSITION_LOOP + PALM_RINGS * PALM_LOOP]
+    for k in range(5):
+        extra = THUMB_FIRST_LOOP if k == 4 else 0
+        offsets.append(offsets[-1] + extra + FINGER_RINGS[k] * FINGER_LOOP + 1)
+    return offsets[:5], offsets[5]
+
+
+def _split_quad(points, a, b, c, d):
+    """Two triangles for quad a-b-c-d, cut along its shorter diagonal."""
+    if np.linalg.norm(points[a] - points[c]) <= np.linalg.norm(points[b] - points[d]):
+        return [(a, b, c), (a, c, d)]
+    return [(a, b, d), (b, c, d)]
+
+
+def _stitch(points, loop_a, loop_b):
+    """Triangles joining two closed loops of any sizes (same turning sense), len(a)+len(b) of them."""
+    loop_a, loop_b = list(loop_a), list(loop_b)
+    shift = int(np.argmin(np.linalg.norm(points[loop_b] - points[loop_a[0]], axis=1)))
+    loop_b = loop_b[shift:] + loop_b[:shift]
+    m, n = len(loop_a), len(loop_b)
+    i = j = 0
+    triangles = []
+    while i < m or j < n:
+        if j == n or (i < m and (i + 1) / m <= (j + 1) / n):
+            triangles.append((loop_a[i % m], loop_a[(i + 1) % m], loop_b[j % n]))
+            i += 1
+        else:
+            triangles.append((loop_a[i % m], loop_b[(j + 1) % n], loop_b[j % n]))
+            j += 1
+    return triangles
+
+
+def _ring_faces(points, ring_a, ring_b):
+    """Triangles between two rings of equal size, vertex i of one facing vertex i of the other."""
+    n = len(ring_a)
+    faces = []
+    for i in range(n):
+        faces += _split_quad(points, ring_a[i], ring_a[(i + 1) % n], ring_b[(i + 1) % n], ring_b[i])
+    return faces
+
+
+def _raw_faces(points):
+    """All triangles over the raw vertex ids (orientation fixed later)."""
+    wrist = list(range(WRIST_LOOP))
+    transition = list(range(WRIST_LOOP, WRIST_LOOP + TRANSITION_LOOP))
+    palm = [[_palm_id(r, c) for c in range(PALM_LOOP)] for r in range(PALM_RINGS)]
+    faces = _stitch(points, wrist, transition) + _stitch(points, transition, palm[0])
+    hole = {(r, c % PALM_LOOP) for r in range(*THUMB_HOLE_RINGS) for c in range(*THUMB_HOLE_COLUMNS)}
+    for r in range(PALM_RINGS - 1):
+        for c in range(PALM_LOOP):
+            if (r, c) not in hole:
+                faces += _split_quad(points, palm[r][c], palm[r][(c + 1) % PALM_LOOP],
+                                     palm[r + 1][(c + 1) % PALM_LOOP], palm[r + 1][c])
+    knuckle = palm[-1]
+    offsets, _ = _finger_offsets()
+    for k in range(4):
+        base = knuckle[4 * k: 4 * k + 4] + knuckle[PALM_LOOP - 4 * k - 4: PALM_LOOP - 4 * k]
+        faces += _tube_faces(points, base, offsets[k], FINGER_RINGS[k])
+        if k < 3:  # web between finger k and finger k + 1
+            top, bottom = 4 * k + 3, PALM_LOOP - 4 * k - 4
+            faces += _split_quad(points, knuckle[top], knuckle[top + 1],
+                                 knuckle[bottom - 1], knuckle[bottom])
+    hole_loop = [_palm_id(r, c) for r, c in _hole_loop_ids()]
+    first = list(range(offsets[4], offsets[4] + THUMB_FIRST_LOOP))
+    faces += _stitch(points, _same_sense(points, hole_loop, first), first)
+    faces += _tube_faces(points, first, offsets[4] + THUMB_FIRST_LOOP, FINGER_RINGS[4], stitch=True)
+    return np.array(faces, dtype=np.int64)
+
+
+def _same_sense(points, loop, reference):
+    """``loop`` reordered if needed to turn the same way as ``reference`` about their axis."""
+    axis = points[reference].mean(0) - points[loop].mean(0)
+
+    def turning(ids):
+        p = points[ids] - points[ids].mean(0)
+        return np.cross(p, np.roll(p, -1, 0)).sum(0) @ axis
+
+    return loop if np.sign(turning(loop)) == np.sign(turning(reference)) else loop[::-1]
+
+
+def _tube_faces(points, base, offset, rings, stitch=False):
+    """Triangles of a finger tube: base ring -> its 8-vertex rings -> tip pole."""
+    faces = []
+    previous = list(base)
+    for i in range(rings):
+        ring = list(range(offset + FINGER_LOOP * i, offset + FINGER_LOOP * (i + 1)))
+        if stitch and i == 0:
+            faces += _stitch(points, previous, _same_sense(points, ring, previous))
+        else:
+            faces += _ring_faces(points, previous, ring)
+        previous = ring
+    pole = offset + FINGER_LOOP * rings
+    faces += [(previous[i], previous[(i + 1) % FINGER_LOOP], pole) for i in range(FINGER_LOOP)]
+    return faces
+
+
+def _orient_outward(faces, points):
+    """Faces flipped so all agree with their neighbours and face out of the hand."""
+    faces = faces.copy()
+    edge_faces = {}
+    for f, tri in enumerate(faces):
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            edge_faces.setdefault(frozenset((tri[a], tri[b])), []).append(f)
+    done = np.zeros(len(faces), bool)
+    done[0] = True
+    queue = [0]
+    while queue:
+        f = queue.pop()
+        tri = faces[f]
+        for a, b in ((0, 1), (1, 2), (2, 0)):
+            for g in edge_faces[frozenset((tri[a], tri[b]))]:
+                if done[g]:
+                    continue
+                other = list(faces[g])
+                # consistent neighbours traverse a shared edge in opposite directions
+                if any(other[i] == tri[a] and other[(i + 1) % 3] == tri[b] for i in range(3)):
+                    faces[g] = faces[g][::-1].copy()
+                done[g] = True
+                queue.append(g)
+    v0, v1, v2 = points[faces[:, 0]], points[faces[:, 1]], points[faces[:, 2]]
+    centre = points.mean(0)
+    volume = np.einsum("ij,ij->i", v0 - centre, np.cross(v1 - centre, v2 - centre)).sum()
+    return faces if volume > 0 else faces[:, ::-1].copy()
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The fixed mesh structure: which raw vertices are kept, in what order, and the faces."""
+
+    kept_raw_ids: np.ndarray  # (778,) raw id of each final vertex
+    faces: np.ndarray  # (1538, 3) final vertex ids, outward winding
+    finger_of_vertex: np.ndarray  # (778,) 0..4 for finger tubes (FINGERS order), -1 for palm
+    palm_column: np.ndarray  # (778,) palm column 0..31, or -1
+
+
+@lru_cache(maxsize=1)
+def topology() -> Topology:
+    """Build the mesh structure from the default design (cached; the same for every design)."""
+    points = raw_positions(default_design())
+    faces = _raw_faces(points)
+    used = np.unique(faces)
+    offsets, total = _finger_offsets()
+    finger = np.full(total, -1)
+    for k in range(5):
+        finger[offsets[k]: offsets[k + 1] if k < 4 else total] = k
+    column = np.full(total, -1)
+    palm_ids = np.arange(PALM_RINGS * PALM_LOOP)
+    column[_palm_id(0, 0) + palm_ids] = palm_ids % PALM_LOOP
+    order = _final_order(used, faces, offsets)
+    new_id = np.full(total, -1)
+    new_id[order] = np.arange(len(order))
+    final_faces = _orient_outward(new_id[faces], points[order])
+    return Topology(order, final_faces, finger[order], column[order])
+
+
+def _final_order(used, faces, offsets):
+    """Raw ids in final order: the tip poles at manopth's tip ids, a tip-ring vertex at 445."""
+    poles = [offsets[k] + FINGER_RINGS[k] * FINGER_LOOP + (THUMB_FIRST_LOOP if k == 4 else 0)
+             for k in range(5)]
+    middle_ring = poles[1] - FINGER_LOOP  # first vertex of the ring round the middle tip
+    fixed = dict(zip(TIP_IDS, poles))
+    fixed[LEFT_MIDDLE_TIP_ID] = middle_ring + 2  # a dorsal vertex of that ring
+    rest = [v for v in used if v not in fixed.values()]
+    order, rest_iter = [], iter(rest)
+    for slot in range(len(used)):
+        order.append(fixed[slot] if slot in fixed else next(rest_iter))
+    return np.array(order)
+
+
+def _neighbour_lists(faces, count):
+    neighbours = [set() for _ in range(count)]
+    for a, b, c in faces:
+        neighbours[a] |= {b, c}
+        neighbours[b] |= {a, c}
+        neighbours[c] |= {a, b}
+    return [sorted(n) for n in neighbours]
+
+
+@lru_cache(maxsize=1)
+def _smoothing_operator() -> np.ndarray:
+    """(778, 778) linear Taubin smoothing of the palm and finger roots (tips untouched)."""
+    topo = topology()
+    count = len(topo.kept_raw_ids)
+    laplacian = np.zeros((count, count))
+    for v, nbrs in enumerate(_neighbour_lists(topo.faces, count)):
+        laplacian[v, nbrs] = 1.0 / len(nbrs)
+        laplacian[v, v] = -1.0
+    # how much each vertex moves: palm fully, the first rings of each finger less, the wrist not
+    mobility = np.where(topo.finger_of_vertex < 0, 1.0, 0.0)
+    for _ in range(2):  # spread a little onto the finger roots
+        mobility = np.maximum(mobility, 0.5 * (np.abs(laplacian) @ mobility - mobility))
+    raw = topo.kept_raw_ids
+    mobility[raw < WRIST_LOOP] = 0.0
+    step_in = np.eye(count) + 0.5 * mobility[:, None] * laplacian
+    step_out = np.eye(count) - 0.53 * mobility[:, None] * laplacian
+    operator = np.eye(count)
+    for _ in range(SMOOTHING_STEPS):
+        operator = step_out @ (step_in @ operator)
+    return operator
+
+
+def hand_vertices(design: dict) -> np.ndarray:
+    """(778, 3) rest vertices of the hand built from ``design``, metres."""
+    return _smoothing_operator() @ raw_positions(design)[topology().kept_raw_ids]
