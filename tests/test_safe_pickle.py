@@ -257,6 +257,11 @@ def _array_state(dtype, raw: bytes, shape=(2,)) -> bytes:
             _array_state(GlobalCall("numpy", "dtype", ("f8", 0, 1)), b"\x00" * 15),
             "needs 16 bytes, found 15",
         ),
+        # a shape whose size would overflow int64 still has to match the bytes present
+        (
+            _array_state(GlobalCall("numpy", "dtype", ("f8", 0, 1)), b"", shape=(2**40, 2**40)),
+            "found 0",
+        ),
         # _codecs.encode may only undo Python 3's latin1 trick
         (
             PickleWriter(python3=True).dumps(GlobalCall("_codecs", "encode", ("x", "rot13"))),

@@ -17,6 +17,7 @@ Introduced in ``notebooks/01_mano_basics.ipynb``.
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import re
@@ -144,7 +145,7 @@ class _ArrayCall(_Record):
         shape = _as_shape(convert(state[0]), "array shape")
         dtype = _as_dtype(convert(state[1]), "an array")
         raw = _as_bytes(convert(state[3]), "array")
-        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        expected = math.prod(shape) * dtype.itemsize
         if len(raw) != expected:
             raise pickle.UnpicklingError(
                 f"array of shape {shape} and dtype {dtype} needs {expected} bytes, found {len(raw)}"
@@ -254,7 +255,7 @@ class _Select(_Record):
         flat = _as_array(convert(state["a"]), "chumpy Select.a").ravel()
         idxs = _as_array(convert(state["idxs"]), "chumpy Select.idxs", kinds="iu").ravel()
         shape = _as_shape(convert(state["preferred_shape"]), "chumpy Select.preferred_shape")
-        if int(np.prod(shape, dtype=np.int64)) != idxs.size:
+        if math.prod(shape) != idxs.size:
             raise pickle.UnpicklingError(
                 f"chumpy Select: {idxs.size} idxs cannot fill preferred_shape {shape}"
             )
@@ -301,9 +302,8 @@ class _Csc(_Record):
         if indices.size and (indices.min() < 0 or indices.max() >= rows):
             raise pickle.UnpicklingError(f"csc_matrix row indices must lie in 0..{rows - 1}")
         dense = np.zeros(shape, dtype=data.dtype)
-        columns = np.repeat(
-            np.arange(cols), np.diff(indptr.astype(np.int64))
-        )  # column of each entry
+        counts = np.diff(indptr.astype(np.int64))  # (cols,) entries per column
+        columns = np.repeat(np.arange(cols), counts)  # (nnz,) column of each entry
         np.add.at(dense, (indices, columns), data)
         return dense
 
