@@ -151,11 +151,14 @@ class InterHandReader(VideoFrames):
         if unknown:
             raise ValueError(f"videos not in InterHand2.6M {split}: {unknown[:5]}")
         self.cameras = _load_json(annotation_path(root, split, "camera"))
-        self.joints_3d = _load_json(annotation_path(root, split, "joint_3d"))
-        self.mano = _load_json(annotation_path(root, split, "MANO_NeuralAnnot"))
+        joints_3d = _load_json(annotation_path(root, split, "joint_3d"))
+        mano = _load_json(annotation_path(root, split, "MANO_NeuralAnnot"))
         image_dir = Path(root) / "images" / split
         self._frames: dict[str, list[_Frame]] = {}
         self._cameras: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        #: (capture, frame_idx) -> (world joints (42, 3) mm, right-hand MANO fit), or None;
+        #: shared by the cameras of a capture, kept only for the frames of the chosen videos.
+        self._world_hands: dict[tuple[str, str], tuple[np.ndarray, dict] | None] = {}
         annotated = {}
         for video_id in videos:
             first = table[video_id][0][0]
@@ -169,6 +172,10 @@ class InterHandReader(VideoFrames):
                 )
                 for image, ann in table[video_id]
             ]
+            for frame in self._frames[video_id]:
+                key = (frame.capture, frame.frame_idx)
+                if key not in self._world_hands:
+                    self._world_hands[key] = _world_right_hand(joints_3d, mano, *key)
             annotated[video_id] = np.array(
                 [self._annotated(frame) for frame in self._frames[video_id]], dtype=bool
             )
@@ -187,13 +194,9 @@ class InterHandReader(VideoFrames):
             ) from None
         return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]]), rot, pos
 
-    def _mano_params(self, frame: _Frame) -> dict | None:
-        return self.mano.get(frame.capture, {}).get(frame.frame_idx, {}).get("right")
-
     def _annotated(self, frame: _Frame) -> bool:
-        has_joints = frame.frame_idx in self.joints_3d.get(frame.capture, {})
         wrist_valid = frame.joint_valid[RIGHT_HAND_JOINTS][INTERHAND_TO_HANDKIT[WRIST]]
-        return has_joints and bool(wrist_valid) and self._mano_params(frame) is not None
+        return bool(wrist_valid) and self._world_hands[frame.capture, frame.frame_idx] is not None
 
     def _read(self, video_id: str, frame_index: int, labelled: bool) -> FrameRecord:
         frame = self._frames[video_id][frame_index]
@@ -202,7 +205,10 @@ class InterHandReader(VideoFrames):
             raise FileNotFoundError(f"InterHand2.6M image not found: expected {frame.image_path}")
         image = np.asarray(Image.open(frame.image_path).convert("RGB"))
         if bool(self.annotated_mask[self.video_indices(video_id)[frame_index]]):
-            hand = self._hand(frame, camrot, campos)
+            world, mano = self._world_hands[frame.capture, frame.frame_idx]
+            hand = right_hand_to_camera(
+                world, frame.joint_valid, mano, camrot, campos, self.hands_mean
+            )
         else:
             hand = _empty_hand()
         return FrameRecord(
@@ -214,13 +220,16 @@ class InterHandReader(VideoFrames):
             **hand,
         )
 
-    def _hand(self, frame: _Frame, camrot: np.ndarray, campos: np.ndarray) -> dict:
-        world = np.asarray(
-            self.joints_3d[frame.capture][frame.frame_idx]["world_coord"], dtype=np.float64
-        ).reshape(NUM_DATASET_JOINTS, 3)
-        return right_hand_to_camera(
-            world, frame.joint_valid, self._mano_params(frame), camrot, campos, self.hands_mean
-        )
+
+def _world_right_hand(joints_3d: dict, mano: dict, capture: str, frame_idx: str):
+    """(world joints (42, 3) mm, right-hand MANO fit) of one capture frame, or None if either
+    is missing from ``joint_3d.json`` / ``MANO_NeuralAnnot.json``."""
+    joints = joints_3d.get(capture, {}).get(frame_idx)
+    fit = (mano.get(capture, {}).get(frame_idx) or {}).get("right")
+    if joints is None or fit is None:
+        return None
+    world = np.asarray(joints["world_coord"], dtype=np.float64).reshape(NUM_DATASET_JOINTS, 3)
+    return world, fit
 
 
 def right_hand_to_camera(
