@@ -34,15 +34,10 @@ test: setup
 lab: setup
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=handkit
 
-# In place, in the handkit kernel; no per-cell timestamps and no widget state, so that
-# re-running changes only what the code changed.
+# In place, in the handkit kernel, with no per-cell timestamps or widget state: executing again
+# changes only what the code changed (handkit.experiments.execute_in_place).
 notebooks: setup
-	@test -n "$(NOTEBOOKS)" || { echo "make: no notebooks in notebooks/" >&2; exit 1; }
-	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-		--ExecutePreprocessor.kernel_name=handkit \
-		--ExecutePreprocessor.record_timing=False \
-		--ExecutePreprocessor.store_widget_state=False \
-		$(NOTEBOOKS)
+	$(VENV_PYTHON) -m handkit run --in-place
 
 setup:
 	@if [ ! -x "$(VENV_PYTHON)" ]; then \

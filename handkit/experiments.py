@@ -11,6 +11,9 @@ what they wrote; :func:`format_results_table` lays the numbers out as plain text
     python -m handkit run                                   # all notebooks, defaults
     python -m handkit run notebooks/01_mano_basics.ipynb -p seed 3 --out-dir runs/seed3
 
+``python -m handkit run --in-place`` (what ``make notebooks`` calls) instead re-executes the
+notebooks at their defaults and saves them where they are, as they are committed.
+
 The kernels inherit the environment, so ``OMP_NUM_THREADS`` set by the caller (``make`` sets 2
 unless it is already set) limits torch's threads inside the notebooks.
 """
@@ -29,10 +32,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import papermill
 from ipykernel.kernelspec import RESOURCES, get_kernel_dict
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 #: The parameter every notebook uses for the path of the JSON file it writes.
 OUT_JSON = "out_json"
@@ -88,6 +94,17 @@ def _check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> None:
         )
 
 
+def _installed_kernel_spec(kernel: str):
+    try:
+        return KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        raise NotebookRunError(
+            f"Jupyter kernel {kernel!r} is not installed for this Python ({sys.executable}). "
+            f"`make run` registers the 'handkit' kernel; by hand: {sys.executable} -m ipykernel "
+            f"install --sys-prefix --name handkit. Or run in this Python: --current-env."
+        ) from None
+
+
 def _kernel_options(kernel: str | None) -> dict[str, Any]:
     """papermill keyword arguments that select the kernel, after checking it exists."""
     if kernel is None:
@@ -95,14 +112,7 @@ def _kernel_options(kernel: str | None) -> dict[str, Any]:
             "kernel_name": _CURRENT_ENV_KERNEL,
             "kernel_manager_class": _CurrentEnvKernelManager,
         }
-    try:
-        KernelSpecManager().get_kernel_spec(kernel)
-    except NoSuchKernel:
-        raise NotebookRunError(
-            f"Jupyter kernel {kernel!r} is not installed for this Python ({sys.executable}). "
-            f"`make run` registers the 'handkit' kernel; by hand: {sys.executable} -m ipykernel "
-            f"install --sys-prefix --name handkit. Or run in this Python: --current-env."
-        ) from None
+    _installed_kernel_spec(kernel)
     return {"kernel_name": kernel}
 
 
@@ -194,6 +204,68 @@ def run_notebooks(
     return results
 
 
+def _describe_failed_cell(notebook: nbformat.NotebookNode) -> str:
+    """``In [n], the cell starting '...'`` for the first cell with an error output."""
+    for cell in notebook.cells:
+        if any(output.output_type == "error" for output in cell.get("outputs", [])):
+            lines = cell.source.strip().splitlines()
+            return f"In [{cell.execution_count}], the cell starting {(lines or [''])[0]!r}"
+    return "a cell"
+
+
+def execute_in_place(
+    notebooks: Iterable[str | Path],
+    kernel: str = DEFAULT_KERNEL,
+    *,
+    log: Callable[[str], None] | None = None,
+) -> None:
+    """Re-execute notebooks top to bottom at their default parameters and save them in place.
+
+    The saved notebook names ``kernel`` as its kernel (JupyterLab opens it there) and holds no
+    per-cell timestamps or widget state, so executing it again changes only what the code
+    changed. A notebook that fails is left as it was.
+
+    Args:
+        notebooks: paths of ``.ipynb`` files; each runs in its own folder.
+        kernel: name of an installed Jupyter kernel.
+        log: called with one line of progress per notebook (e.g. ``print``).
+
+    Raises:
+        NotebookRunError: the kernel is missing or a cell raised.
+    """
+    notebooks = [Path(nb) for nb in notebooks]
+    missing = [str(nb) for nb in notebooks if not nb.is_file()]
+    if missing:
+        raise FileNotFoundError(f"no notebook at {', '.join(missing)}")
+    spec = _installed_kernel_spec(kernel)
+    for index, path in enumerate(notebooks, start=1):
+        prefix = f"[{index}/{len(notebooks)}] {path.name}"
+        if log:
+            log(f"{prefix} ...")
+        start = time.perf_counter()
+        notebook = nbformat.read(path, as_version=4)
+        notebook.metadata["kernelspec"] = {
+            "name": kernel, "display_name": spec.display_name, "language": spec.language
+        }
+        client = NotebookClient(
+            notebook,
+            kernel_name=kernel,
+            record_timing=False,
+            store_widget_state=False,
+            resources={"metadata": {"path": str(path.resolve().parent)}},
+        )
+        try:
+            client.execute()
+        except CellExecutionError as error:
+            raise NotebookRunError(
+                f"{path.name} failed at {_describe_failed_cell(notebook)}: {error.ename}: "
+                f"{error.evalue}\n{path} was left unchanged"
+            ) from error
+        nbformat.write(notebook, path)
+        if log:
+            log(f"{prefix} saved in {time.perf_counter() - start:.1f} s")
+
+
 def _scalar_numbers(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, int | float]]:
     """(dotted key, number) for every int or float, nested dicts included; bools are skipped."""
     rows = []
@@ -275,7 +347,16 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     kernels.add_argument(
         "--current-env", action="store_true", help="run the notebooks in this Python instead"
     )
-    return parser.parse_args(list(argv))
+    parser.add_argument(
+        "--in-place", action="store_true",
+        help="re-execute the notebooks at their defaults and save them where they are "
+        "(what `make notebooks` does); not with -p, --out-dir or --current-env",
+    )
+    args = parser.parse_args(list(argv))
+    if args.in_place and (args.parameter or args.out_dir or args.current_env):
+        parser.error("--in-place runs the defaults in a named kernel: drop -p, --out-dir and "
+                     "--current-env")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -291,8 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     out_dir = args.out_dir or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
+    target = "in place" if args.in_place else f"-> {out_dir}"
     print(
-        f"handkit run: {len(notebooks)} notebook(s) -> {out_dir}  (OMP_NUM_THREADS={threads})",
+        f"handkit run: {len(notebooks)} notebook(s) {target}  (OMP_NUM_THREADS={threads})",
         file=sys.stderr,
     )
 
@@ -300,6 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line, file=sys.stderr, flush=True)
 
     try:
+        if args.in_place:
+            execute_in_place(notebooks, args.kernel, log=log)
+            return 0
         results = run_notebooks(
             notebooks,
             out_dir,

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import nbformat
 import pytest
 
-from handkit.experiments import NotebookRunError, format_results_table, main, run_notebooks
+from handkit.experiments import (
+    NotebookRunError,
+    execute_in_place,
+    format_results_table,
+    main,
+    run_notebooks,
+)
 
 PARAMETERS = 'scale = 2\nout_json = "default.json"'
 WRITE_JSON = (
@@ -136,6 +143,52 @@ def test_command_line_without_notebooks_fails(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main([]) == 1
     assert "no notebooks given and none in" in capsys.readouterr().err
+
+
+@pytest.fixture
+def test_kernel(tmp_path, monkeypatch):
+    """Name of a Jupyter kernel, installed for this test only, that runs this Python."""
+    spec_dir = tmp_path / "jupyter" / "kernels" / "handkit-test"
+    spec_dir.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec = {"argv": argv, "display_name": "Python (handkit test)", "language": "python"}
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return "handkit-test"
+
+
+@pytest.mark.notebook
+def test_execute_in_place_saves_a_stable_executed_notebook(tmp_path, test_kernel):
+    nb = make_notebook(tmp_path / "nbs" / "tiny.ipynb", "print(2 * scale)", WRITE_JSON)
+
+    execute_in_place([nb], test_kernel)
+
+    executed = nbformat.read(nb, as_version=4)
+    assert executed.metadata.kernelspec.name == "handkit-test"
+    assert [cell.execution_count for cell in executed.cells] == [1, 2, 3, 4]
+    assert executed.cells[2].outputs[0].text == "4\n"
+    assert all("execution" not in cell.metadata for cell in executed.cells)  # no timestamps
+    assert json.loads((nb.parent / "default.json").read_text())["doubled"] == 4
+    first_bytes = nb.read_bytes()
+    execute_in_place([nb], test_kernel)
+    assert nb.read_bytes() == first_bytes
+
+
+@pytest.mark.notebook
+def test_execute_in_place_leaves_a_failing_notebook_unchanged(tmp_path, test_kernel):
+    nb = make_notebook(tmp_path / "broken.ipynb", "raise KeyError('gone')")
+    before = nb.read_bytes()
+    expected = r"broken\.ipynb failed at In \[3\], the cell starting \"raise KeyError.*gone"
+    with pytest.raises(NotebookRunError, match=expected):
+        execute_in_place([nb], test_kernel)
+    assert nb.read_bytes() == before
+
+
+def test_in_place_refuses_parameters(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--in-place", "-p", "seed", "1"])
+    assert exit_info.value.code == 2
+    assert "--in-place runs the defaults" in capsys.readouterr().err
 
 
 def test_table_lists_scalar_numbers_with_dotted_keys():
