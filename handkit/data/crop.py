@@ -55,7 +55,12 @@ def joint_box(
 
 
 def crop_matrix(centre: np.ndarray, side: float, out_size: int) -> np.ndarray:
-    """(3, 3) map from original pixels to crop pixels: the box centre goes to the crop centre."""
+    """(3, 3) map from original pixels to crop pixels: the box centre goes to the crop centre.
+
+    >>> M = crop_matrix(np.array([50.0, 40.0]), 20.0, 64)
+    >>> (M @ [50.0, 40.0, 1.0]).tolist(), float(M[0, 0])
+    ([31.5, 31.5, 1.0], 3.2)
+    """
     scale = out_size / side
     shift = (out_size - 1) / 2.0 - scale * np.asarray(centre, dtype=np.float64)
     return np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]], [0.0, 0.0, 1.0]])
