@@ -35,6 +35,9 @@ SKIN_TONES = (
     (0.36, 0.24, 0.17),
 )
 
+#: render_mesh rasterises at most about this many (supersampled) pixels at once (cache-friendly).
+PIXELS_PER_CHUNK = 2**18
+
 #: Triangles with a vertex closer than this (mm) to the camera plane are not drawn.
 NEAR_MM = 1.0
 
@@ -102,27 +105,39 @@ def _candidates(tri_uv: torch.Tensor, visible: torch.Tensor, H: int, W: int):
 
     Args:
         tri_uv: (B, F, 3, 2) projected triangle corners, pixels.
-        visible: (B, F) bool, faces in front of the camera.
+        visible: (B, F) bool, faces to draw.
     Returns:
         flat face index into B*F (N,), pixel column x (N,), pixel row y (N,).
     """
-    lo = tri_uv.amin(2).ceil().clamp(min=0)  # (B, F, 2) first covered pixel centre
-    hi = tri_uv.amax(2).floor()  # (B, F, 2) last covered pixel centre
+    lo = tri_uv.amin(2).ceil().clamp(min=0)  # (B, F, 2) first pixel centre in the box
+    hi = tri_uv.amax(2).floor()  # (B, F, 2) last pixel centre in the box
     hi = torch.minimum(hi, torch.tensor([W - 1, H - 1], dtype=hi.dtype))
-    size = (hi - lo + 1).clamp(min=0).long()  # (B, F, 2) box width, height
-    size = size * visible[..., None]
+    size = (hi - lo + 1).clamp(min=0).long() * visible[..., None]  # (B, F, 2) box width, height
     count = (size[..., 0] * size[..., 1]).reshape(-1)  # (B*F,)
     face = torch.repeat_interleave(torch.arange(count.numel()), count)  # (N,)
-    start = torch.repeat_interleave(count.cumsum(0) - count, count)  # (N,)
-    local = torch.arange(face.numel()) - start  # (N,) position inside the box
-    width = size.reshape(-1, 2)[face, 0]
-    lo = lo.reshape(-1, 2).long()[face]  # (N, 2)
-    return face, lo[:, 0] + local % width, lo[:, 1] + local // width
+    local = torch.arange(face.numel()) - torch.repeat_interleave(count.cumsum(0) - count, count)  # (N,) place in box
+    width = size[..., 0].reshape(-1).index_select(0, face)  # (N,)
+    start = lo.reshape(-1, 2).long().index_select(0, face)  # (N, 2)
+    return face, start[:, 0] + local % width, start[:, 1] + local // width
 
 
-def _edge(a: torch.Tensor, b: torch.Tensor, px: torch.Tensor, py: torch.Tensor) -> torch.Tensor:
-    """Twice the signed area of (a, b, p); a, b (N, 2)."""
-    return (b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (b[:, 1] - a[:, 1]) * (px - a[:, 0])
+def _edge_planes(tri_uv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Edge functions of each triangle as affine functions of the pixel position.
+
+    Args:
+        tri_uv: (..., 3, 2) projected corners.
+    Returns:
+        planes (..., 3, 3) with e_i(u, v) = planes[..., i, :] @ (u, v, 1), the edge function
+        of the edge opposite corner i, and twice the signed area (...,) = e_i at corner i.
+        The screen-space barycentrics are w_i = e_i / area.
+    """
+    nxt = tri_uv.roll(-1, dims=-2)  # corner i+1
+    prv = tri_uv.roll(1, dims=-2)  # corner i+2: the edge opposite corner i runs nxt -> prv
+    a = nxt[..., 1] - prv[..., 1]  # (..., 3) coefficient of u
+    b = prv[..., 0] - nxt[..., 0]  # coefficient of v
+    c = -(a * nxt[..., 0] + b * nxt[..., 1])  # constant
+    area = a[..., 0] * tri_uv[..., 0, 0] + b[..., 0] * tri_uv[..., 0, 1] + c[..., 0]
+    return torch.stack([a, b, c], -1), area
 
 
 def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_size) -> Fragments:
@@ -130,7 +145,7 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_s
 
     A pixel is covered by a triangle when its centre lies inside or on the projected
     triangle (either winding; no back-face culling). Among covering triangles the one with
-    the smallest depth at the pixel centre wins (ties: lowest face index).
+    the smallest depth at the pixel centre wins (ties, to float32 precision: lowest face index).
 
     Args:
         verts: (B, V, 3) camera-space vertices, mm (z > 0 in front of the camera).
@@ -143,33 +158,33 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_s
     K, (H, W) = _check_inputs(verts, faces, K, image_size)
     B, n_faces = verts.shape[0], faces.shape[0]
     faces = faces.long()
-    tri = verts[:, faces]  # (B, F, 3, 3) corners x xyz
+    inv_z = 1.0 / verts[..., 2][:, faces].reshape(-1, 3)  # (B*F, 3); 1/z is affine in screen space
     tri_uv = project(verts, K)[:, faces]  # (B, F, 3, 2)
-    visible = (tri[..., 2] > NEAR_MM).all(-1)  # (B, F)
+    planes, area = _edge_planes(tri_uv)  # (B, F, 3, 3), (B, F)
+    visible = (verts[..., 2][:, faces] > NEAR_MM).all(-1) & (area.abs() > 1e-12)  # (B, F)
     face, px, py = _candidates(tri_uv.detach(), visible, H, W)
-    uv = tri_uv.reshape(-1, 3, 2)[face]  # (N, 3, 2)
-    cx, cy = px.to(uv.dtype), py.to(uv.dtype)
-    area = _edge(uv[:, 0], uv[:, 1], uv[:, 2, 0], uv[:, 2, 1])  # (N,)
-    w = torch.stack(
-        [_edge(uv[:, 1], uv[:, 2], cx, cy), _edge(uv[:, 2], uv[:, 0], cx, cy), _edge(uv[:, 0], uv[:, 1], cx, cy)], -1
-    ) / area[:, None]  # (N, 3) screen-space barycentrics
-    keep = (area.abs() > 1e-12) & (w >= 0).all(-1)
-    face, px, py, w = face[keep], px[keep], py[keep], w[keep]
-    inv_z = 1.0 / tri[..., 2].reshape(-1, 3)[face]  # (N, 3); 1/z is affine in screen space
-    depth = 1.0 / (w * inv_z).sum(-1)  # (N,)
-    bary = w * inv_z * depth[:, None]  # (N, 3) perspective-correct
-    pixel = (face // n_faces) * (H * W) + py * W + px  # (N,) flat index into B*H*W
-    zbuf = torch.full((B * H * W,), float("inf"), dtype=depth.dtype)
-    zbuf = zbuf.scatter_reduce(0, pixel, depth, "amin")
-    winner = depth == zbuf[pixel]
-    best = torch.full((B * H * W,), face.numel(), dtype=torch.long)  # sentinel = no candidate
-    best = best.scatter_reduce(0, pixel[winner], torch.arange(face.numel())[winner], "amin")
-    hit = best < face.numel()
+    plane = planes.reshape(-1, 9).index_select(0, face).reshape(-1, 3, 3)  # (N, 3 edges, (a, b, c))
+    edge = plane[..., 0] * px[:, None].to(plane.dtype) + plane[..., 1] * py[:, None].to(plane.dtype) + plane[..., 2]
+    area = area.reshape(-1).index_select(0, face)  # (N,)
+    keep = ((edge * area.sign()[:, None]) >= 0).all(-1).nonzero().squeeze(1)
+    face = face.index_select(0, keep)
+    w = edge.index_select(0, keep) / area.index_select(0, keep)[:, None]  # (N, 3) screen-space barycentrics
+    pixel = (face // n_faces) * (H * W) + py.index_select(0, keep) * W + px.index_select(0, keep)  # (N,) into B*H*W
+    w_over_z = w * inv_z.index_select(0, face)  # (N, 3)
+    depth = 1.0 / w_over_z.sum(-1)  # (N,)
+    # z-buffer: one scatter-min over keys packing (float32 depth bits, candidate index); for
+    # positive floats the bit pattern orders like the value, so the nearest candidate wins.
+    key = (depth.float().view(torch.int32).long() << 32) | torch.arange(face.numel())  # (N,)
+    best = torch.full((B * H * W,), torch.iinfo(torch.long).max).scatter_reduce(0, pixel, key, "amin")
+    hit = (best < torch.iinfo(torch.long).max).nonzero().squeeze(1)
+    chosen = best.index_select(0, hit) & 0xFFFFFFFF  # candidate index of each covered pixel
     face_id = torch.full((B * H * W,), -1, dtype=torch.long)
-    face_id[hit] = face[best[hit]] % n_faces
-    bary_img = torch.zeros(B * H * W, 3, dtype=verts.dtype)
-    bary_img[hit] = bary[best[hit]]
-    return Fragments(face_id.reshape(B, H, W), bary_img.reshape(B, H, W, 3), zbuf.reshape(B, H, W))
+    face_id[hit] = face.index_select(0, chosen) % n_faces
+    zbuf = torch.full((B * H * W,), float("inf"), dtype=depth.dtype)
+    zbuf[hit] = depth.index_select(0, chosen)
+    bary = torch.zeros(B * H * W, 3, dtype=verts.dtype)
+    bary[hit] = w_over_z.index_select(0, chosen) * zbuf[hit, None]  # perspective-correct
+    return Fragments(face_id.reshape(B, H, W), bary.reshape(B, H, W, 3), zbuf.reshape(B, H, W))
 
 
 def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -182,16 +197,30 @@ def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return F.normalize(normals, dim=-1, eps=1e-12)
 
 
+def _pixel_weights(frags: Fragments, faces: torch.Tensor) -> tuple:
+    """Covered pixels as flat indices (P,), their batch index (P,), corner vertices (P, 3), bary (P, 3)."""
+    flat_face = frags.face_id.reshape(-1)
+    hit = (flat_face >= 0).nonzero().squeeze(1)  # (P,)
+    batch = hit // (frags.face_id.shape[1] * frags.face_id.shape[2])
+    return hit, batch, faces.long()[flat_face[hit]], frags.bary.reshape(-1, 3)[hit]
+
+
+def _gather(attributes: torch.Tensor, batch: torch.Tensor, corners: torch.Tensor, bary: torch.Tensor) -> torch.Tensor:
+    """Barycentric blend of per-vertex attributes (B, V, C) at P pixels -> (P, C)."""
+    return (attributes[batch[:, None], corners] * bary[..., None]).sum(1)  # (P, 3, C) -> (P, C)
+
+
+def _scatter_image(frags: Fragments, hit: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Per-pixel values (P, C) at flat indices ``hit`` -> (B, H, W, C) image, 0 elsewhere."""
+    out = values.new_zeros(frags.face_id.numel(), values.shape[-1])
+    out[hit] = values
+    return out.reshape(*frags.face_id.shape, -1)
+
+
 def interpolate(frags: Fragments, faces: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
     """Interpolate per-vertex attributes (B, V, C) at every pixel -> (B, H, W, C); 0 at background."""
-    B, H, W = frags.face_id.shape
-    fid = frags.face_id.clamp(min=0).reshape(B, -1)  # (B, H*W)
-    corner_v = faces.long()[fid]  # (B, H*W, 3)
-    batch = torch.arange(B)[:, None, None]
-    values = attributes[batch, corner_v]  # (B, H*W, 3, C)
-    out = (values * frags.bary.reshape(B, -1, 3, 1)).sum(2)  # (B, H*W, C)
-    out = out * (frags.face_id.reshape(B, -1, 1) >= 0)
-    return out.reshape(B, H, W, -1)
+    hit, batch, corners, bary = _pixel_weights(frags, faces)
+    return _scatter_image(frags, hit, _gather(attributes, batch, corners, bary.to(attributes.dtype)))
 
 
 def shade(
@@ -204,6 +233,8 @@ def shade(
     ambient: float = 0.35,
 ) -> torch.Tensor:
     """Lambertian shading with ambient light, normals turned towards the camera.
+
+    Only covered pixels are computed (the hand fills a small part of the image).
 
     Args:
         frags: from :func:`rasterize`.
@@ -218,12 +249,15 @@ def shade(
     if not 0.0 <= ambient <= 1.0:
         raise ValueError(f"ambient must be in [0, 1], got {ambient}")
     colors = colors.to(verts.dtype).expand(verts.shape[0], -1, -1)
-    normal = F.normalize(interpolate(frags, faces, vertex_normals(verts, faces)), dim=-1, eps=1e-12)
-    point = interpolate(frags, faces, verts)  # (B, H, W, 3)
+    hit, batch, corners, bary = _pixel_weights(frags, faces)
+    bary = bary.to(verts.dtype)
+    normal = F.normalize(_gather(vertex_normals(verts, faces), batch, corners, bary), dim=-1, eps=1e-12)  # (P, 3)
+    point = _gather(verts, batch, corners, bary)  # (P, 3)
     facing = torch.where((normal * point).sum(-1, keepdim=True) > 0, -normal, normal)  # towards camera
     light = F.normalize(torch.as_tensor(light_dir, dtype=verts.dtype), dim=0)
-    diffuse = (-(facing * light).sum(-1, keepdim=True)).clamp(min=0)  # (B, H, W, 1)
-    return interpolate(frags, faces, colors) * (ambient + (1.0 - ambient) * diffuse)
+    diffuse = (-(facing @ light)).clamp(min=0)[:, None]  # (P, 1)
+    rgb = _gather(colors, batch, corners, bary) * (ambient + (1.0 - ambient) * diffuse)
+    return _scatter_image(frags, hit, rgb)
 
 
 def render_mesh(
@@ -265,21 +299,31 @@ def render_mesh(
         colors = torch.tensor(SKIN_TONES[1], dtype=verts.dtype).expand(verts.shape[1], 3)
     if colors.shape[-2:] != (verts.shape[1], 3):
         raise ValueError(f"colors must have shape (B, V, 3) or (V, 3) with V = {verts.shape[1]}, got {tuple(colors.shape)}")
+    colors = colors.to(verts.dtype).expand(verts.shape[0], -1, -1)  # (B, V, 3)
     s = int(supersample)
-    K_s = scale_intrinsics(K, s)
-    frags = rasterize(verts, faces, K_s, (H * s, W * s))
-    rgb = shade(frags, verts, faces, colors, light_dir=light_dir, ambient=ambient)  # (B, sH, sW, 3)
-    cover = (frags.face_id >= 0).to(verts.dtype)
-    if s > 1:
-        rgb = F.avg_pool2d(rgb.permute(0, 3, 1, 2), s).permute(0, 2, 3, 1)
-        cover = F.avg_pool2d(cover[:, None], s)[:, 0]
-        depth = -F.max_pool2d(-frags.depth[:, None], s)[:, 0]
-    else:
-        depth = frags.depth
-    bg = torch.zeros_like(rgb) if background is None else background.to(rgb.dtype)
-    image = rgb + (1.0 - cover[..., None]) * bg
+    chunk = max(1, PIXELS_PER_CHUNK // (H * W * s * s))
+    parts = [
+        _render_chunk(verts[i : i + chunk], faces, K[i : i + chunk], (H, W), colors[i : i + chunk], light_dir, ambient, s)
+        for i in range(0, verts.shape[0], chunk)
+    ]
+    image, cover, depth = (torch.cat(p) for p in zip(*parts))
+    bg = torch.zeros_like(image) if background is None else background.to(image.dtype)
+    image = image + (1.0 - cover[..., None]) * bg
     mask = cover >= 0.5
     return Rendering(image.clamp(0, 1), mask, torch.where(mask, depth, torch.full_like(depth, float("inf"))))
+
+
+def _render_chunk(verts, faces, K, image_size, colors, light_dir, ambient, s):
+    """Shaded colour (B, H, W, 3), coverage (B, H, W) in [0, 1] and nearest depth of a few meshes."""
+    H, W = image_size
+    frags = rasterize(verts, faces, scale_intrinsics(K, s), (H * s, W * s))
+    rgb = shade(frags, verts, faces, colors, light_dir=light_dir, ambient=ambient)  # (B, sH, sW, 3)
+    cover = (frags.face_id >= 0).to(verts.dtype)
+    if s == 1:
+        return rgb, cover, frags.depth
+    rgb = F.avg_pool2d(rgb.permute(0, 3, 1, 2), s).permute(0, 2, 3, 1)
+    cover = F.avg_pool2d(cover[:, None], s)[:, 0]
+    return rgb, cover, -F.max_pool2d(-frags.depth[:, None], s)[:, 0]
 
 
 def scale_intrinsics(K: torch.Tensor, factor: float) -> torch.Tensor:

@@ -70,7 +70,7 @@ def test_depth_and_interpolated_point_lie_on_the_plane_at_pixel_centres():
 
 
 def test_background_mask_and_depth():
-    uv = np.array([[5.0, 5.0], [20.0, 6.0], [8.0, 18.0]])
+    uv = np.array([[5.2, 5.3], [20.1, 6.4], [8.3, 18.2]])  # no pixel centre on an edge
     verts = torch.from_numpy(_backproject(uv, np.full(3, 120.0), K0.numpy()))[None]
     bg = torch.rand(1, H, W, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     out = render.render_mesh(verts, torch.tensor([[0, 1, 2]]), K0, (H, W), background=bg)
@@ -82,7 +82,7 @@ def test_background_mask_and_depth():
 
 
 def test_shifting_principal_point_shifts_the_image():
-    uv = np.array([[5.0, 5.0], [20.0, 6.0], [8.0, 18.0]])
+    uv = np.array([[5.2, 5.3], [20.1, 6.4], [8.3, 18.2]])  # no pixel centre on an edge
     verts = torch.from_numpy(_backproject(uv, np.array([100.0, 110.0, 130.0]), K0.numpy()))[None]
     faces = torch.tensor([[0, 1, 2]])
     shifted = K0.clone()
