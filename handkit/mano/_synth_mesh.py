@@ -49,16 +49,16 @@ def default_design() -> dict[str, np.ndarray]:
     return {
         "wrist": np.array([0.088, 0.0, 0.004]),
         # knuckle (MCP) centres of index, middle, ring, pinky
-        "mcp": np.array([[0.006, 0.002, 0.029], [0.0, 0.002, 0.009],
-                         [0.005, 0.001, -0.010], [0.015, -0.001, -0.028]]),
+        "mcp": np.array([[0.006, 0.002, 0.031], [0.0, 0.002, 0.010],
+                         [0.005, 0.001, -0.0105], [0.015, -0.001, -0.030]]),
         # in-plane angle of each finger, from -x towards +z
         "fan_deg": np.array([7.0, 1.0, -6.0, -13.0]),
         # bone lengths base->middle->end->tip, per finger in FINGERS order
         "bones": np.array([[0.039, 0.023, 0.021], [0.043, 0.027, 0.023], [0.040, 0.026, 0.022],
                            [0.031, 0.019, 0.020], [0.044, 0.032, 0.027]]),
         # lateral half-width at the base, middle joint, end joint and tip cap, per finger
-        "half_width": np.array([[0.0092, 0.0084, 0.0077, 0.0071], [0.0096, 0.0088, 0.0080, 0.0073],
-                                [0.0090, 0.0082, 0.0075, 0.0069], [0.0081, 0.0073, 0.0067, 0.0062],
+        "half_width": np.array([[0.0097, 0.0086, 0.0078, 0.0072], [0.0101, 0.0090, 0.0081, 0.0074],
+                                [0.0095, 0.0084, 0.0076, 0.0070], [0.0086, 0.0075, 0.0068, 0.0063],
                                 [0.0125, 0.0100, 0.0092, 0.0083]]),
         "thickness_ratio": np.array([0.88, 0.88, 0.88, 0.88, 0.86]),
         "cmc": np.array([0.062, -0.010, 0.020]),
@@ -180,12 +180,16 @@ def _palm_rings(design, knuckle):
 def _finger_stations(design, k, first, count):
     """Distances along finger k of ``count`` rings starting at ``first``, and their half-widths.
 
-    The last two rings lie on the rounded tip cap, the others are evenly spaced.
+    The last two rings lie on the rounded tip cap, the others are evenly spaced except that
+    the ones nearest the middle and end joints sit on them.
     """
     bones = design["bones"][k]
     length, cap = bones.sum(), design["half_width"][k][3]
     joints_at = np.concatenate([[0.0], np.cumsum(bones)])
-    dist = list(np.linspace(first, length - cap, count - len(TIP_RING_ANGLES_DEG)))
+    dist = np.linspace(first, length - cap, count - len(TIP_RING_ANGLES_DEG))
+    for joint_at in joints_at[1:3]:  # a ring right at each joint, so skinning blends there
+        dist[np.argmin(np.abs(dist - joint_at))] = joint_at
+    dist = list(dist)
     widths = list(np.interp(dist, joints_at, design["half_width"][k]))
     for angle in np.deg2rad(TIP_RING_ANGLES_DEG):
         dist.append(length - cap + cap * np.cos(angle))

@@ -11,15 +11,21 @@ from handkit.mano._synth_mesh import FINGER_JOINTS, PALM_LOOP, Topology, finger_
 from handkit.mano.model import MANO_PARENTS
 
 #: Half-width (metres) of the skinning blend round each finger's base, middle and end joint.
-BLEND_HALF_WIDTHS = (0.009, 0.005, 0.004)
+BLEND_HALF_WIDTHS = (0.009, 0.006, 0.005)
 #: The thumb's base blend is centred this far out from the CMC joint, and is wider.
 THUMB_BASE_BLEND = (0.012, 0.012)
 #: Palm vertices follow the thumb's base joint fully within the first radius of the thumb
 #: axis, not at all beyond the second.
 THUMB_REACH = (0.014, 0.028)
+#: Thumb-tube vertices past this distance along the thumb (centre, half-width) follow it fully.
+THUMB_TUBE_FULL = (0.030, 0.008)
+#: Share of a finger's base motion given to palm columns that border a web between fingers.
+WEB_SHARE = 0.5
 REGRESSOR_NEIGHBOURS = 32
-#: Peak outward push per unit of (1 - cos angle) and per metre off the bone axis.
+#: Peak outward push per unit of (1 - cos angle) and per metre off the bone axis, and the
+#: distance off the axis beyond which the push stops growing (metres).
 BULGE_GAIN = 0.3
+BULGE_RADIUS = 0.012
 
 
 def _smoothstep(x):
@@ -30,6 +36,12 @@ def _smoothstep(x):
 def _ramp(s, centre, half_width):
     """0 before ``centre - half_width``, 1 after ``centre + half_width``, smooth in between."""
     return _smoothstep((s - centre + half_width) / (2 * half_width))
+
+
+def _is_web_column(column):
+    """True for palm columns along the sides of the inner finger bases (they meet the webs)."""
+    side = np.isin(column % 4, (0, 3)) & ~np.isin(column, (0, 15, 16, 31))
+    return (column >= 0) & side
 
 
 def _finger_of_palm_column(column):
@@ -59,10 +71,13 @@ def skinning_weights(vertices: np.ndarray, topo: Topology, design: dict) -> np.n
         if k < 4:
             reach = (topo.finger_of_vertex == k) | (palm & (topo.palm_column >= 0) & (
                 _finger_of_palm_column(topo.palm_column) == k))
+            reach = reach * np.where(_is_web_column(topo.palm_column), WEB_SHARE, 1.0)
         else:
             radial = np.linalg.norm(vertices - frame.base - s[:, None] * frame.direction, axis=1)
-            reach = np.where(topo.finger_of_vertex == 4, 1.0,
-                             palm * (1 - _ramp(radial, np.mean(THUMB_REACH), np.ptp(THUMB_REACH) / 2)))
+            near_axis = 1 - _ramp(radial, np.mean(THUMB_REACH), np.ptp(THUMB_REACH) / 2)
+            past_palm = _ramp(s, *THUMB_TUBE_FULL)
+            reach = np.where(topo.finger_of_vertex == 4, np.maximum(near_axis, past_palm),
+                             palm * near_axis)
         for bone, joint in enumerate(FINGER_JOINTS[k]):
             weights[:, joint] += reach * (ramps[bone] - ramps[bone + 1])
     finger_total = weights.sum(1)
@@ -110,7 +125,8 @@ def pose_correctives(vertices: np.ndarray, weights: np.ndarray, joints: np.ndarr
 
     For joint j rotating by R, vertices where its bone and its parent's bone blend move by
     -a(v) sym(R - I) r(v), r being their offset from the bone axis and a(v) = 4 w_parent w_j
-    times ``BULGE_GAIN``: an outward push of a |r| (1 - cos angle) across the bending axis.
+    times ``BULGE_GAIN`` (less beyond ``BULGE_RADIUS``): an outward push of a |r| (1 - cos angle)
+    across the bending axis, at most 3.6 mm for a quarter turn.
     It is linear in the pose feature (R - I), as MANO's posedirs are.
     """
     posedirs = np.zeros((len(vertices), 3, 135))
@@ -119,6 +135,8 @@ def pose_correctives(vertices: np.ndarray, weights: np.ndarray, joints: np.ndarr
         gain = BULGE_GAIN * 4 * weights[:, MANO_PARENTS[j]] * weights[:, j]  # (V,)
         offset = vertices - joints[j]
         radial = offset - (offset @ directions[j])[:, None] * directions[j]  # (V, 3)
+        radius = np.linalg.norm(radial, axis=1)
+        gain = gain * np.minimum(1.0, BULGE_RADIUS / np.maximum(radius, 1e-12))
         # d(delta_a) / d(F_cd) = -gain/2 (delta_ac r_d + delta_ad r_c), F = R - I, feature 3c + d
         block = -0.5 * gain[:, None, None, None] * (
             eye[None, :, :, None] * radial[:, None, None, :]
