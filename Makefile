@@ -9,7 +9,8 @@
 # `pip install -e .[dev]` and registers the Jupyter kernel "handkit"; it skips both while
 # pyproject.toml is unchanged (its hash is kept in $(STAMP)).
 # Overrides: PYTHON (interpreter that creates .venv; delete .venv to switch), VENV (its location),
-# OMP_NUM_THREADS (threads per process for run/test/notebooks, default 2).
+# OMP_NUM_THREADS (threads per process for run/test/notebooks, default 2), LAB_ARGS (more
+# options for JupyterLab, e.g. LAB_ARGS="--no-browser --port 8899", or --allow-root in a container).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -17,6 +18,7 @@ VENV_PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.handkit-setup-stamp
 KERNEL_SPEC := $(VENV)/share/jupyter/kernels/handkit/kernel.json
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+LAB_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: run test lab notebooks setup
@@ -32,7 +34,7 @@ test: setup
 	$(VENV_PYTHON) -m pytest handkit tests $(NBVAL) $(NOTEBOOKS)
 
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=handkit
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=handkit $(LAB_ARGS)
 
 # In place, in the handkit kernel, with no per-cell timestamps or widget state: executing again
 # changes only what the code changed (handkit.experiments.execute_in_place).
