@@ -46,7 +46,8 @@ def _closed_faces(model):
     """Faces plus a fan closing the wrist opening (winding consistent with the mesh)."""
     directed = _directed_edges(model.faces)
     boundary = [e for e in directed if (e[1], e[0]) not in directed]
-    verts = np.concatenate([model.v_template, model.v_template[[a for a, _ in boundary]].mean(0)[None]])
+    wrist_centre = model.v_template[[a for a, _ in boundary]].mean(0)
+    verts = np.concatenate([model.v_template, wrist_centre[None]])
     cap = np.array([(b, a, NUM_VERTS) for a, b in boundary])
     return verts, np.concatenate([model.faces, cap])
 
@@ -117,7 +118,7 @@ def test_joint_tree_and_order_follow_mano(model, rest_joints):
 
 def test_tip_ids_are_manopths_and_the_extremes_of_their_fingers(model, rest_joints):
     assert tuple(v for _, v in FINGERS.values()) == TIP_VERTEX_IDS["right"]
-    for (base, middle, end), tip in FINGERS.values():
+    for (_, middle, end), tip in FINGERS.values():
         direction = rest_joints[end] - rest_joints[middle]
         on_finger = np.flatnonzero(model.weights[:, end] > 0.5)
         reach = model.v_template[on_finger] @ direction
@@ -144,7 +145,7 @@ def test_each_segment_follows_its_bone_with_smooth_blends(model, rest_joints):
     verts = model.v_template
     for (base, middle, end), tip in FINGERS.values():
         chain = (0, base, middle, end)
-        for parent, joint in zip(chain[:-1], chain[1:]):
+        for parent, joint in zip(chain[:-1], chain[1:], strict=True):
             reach = 0.025 if joint == 13 else 0.015  # the thumb's base blends over the thenar
             near = np.linalg.norm(verts - rest_joints[joint], axis=1) < reach
             blend = near & (model.weights[:, joint] > 0.15) & (model.weights[:, parent] > 0.15)
@@ -176,7 +177,8 @@ def test_regressor_rows_are_convex_and_joints_lie_inside_the_mesh(model, rest_jo
 
 def _bone_lengths(model, betas):
     joints = model.j_regressor @ (model.v_template + model.shapedirs @ betas)
-    return np.array([np.linalg.norm(joints[j] - joints[p]) for j, p in enumerate(MANO_PARENTS) if p >= 0])
+    bones = [joints[j] - joints[p] for j, p in enumerate(MANO_PARENTS) if p >= 0]
+    return np.linalg.norm(bones, axis=1)
 
 
 def _beta(k, amount=1.0):

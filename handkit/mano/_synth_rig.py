@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from handkit.mano._synth_mesh import FINGER_JOINTS, PALM_LOOP, Topology, finger_frames
+from handkit.mano._synth_mesh import FINGER_JOINTS, PALM_LOOP, finger_frames
+from handkit.mano._synth_topology import Topology
 from handkit.mano.model import MANO_PARENTS
 
 #: Half-width (metres) of the skinning blend round each finger's base, middle and end joint.
@@ -63,11 +64,11 @@ def skinning_weights(vertices: np.ndarray, topo: Topology, design: dict) -> np.n
     for k, frame in enumerate(frames):
         s = (vertices - frame.base) @ frame.direction  # (V,) distance along the finger
         bones = np.cumsum(design["bones"][k])
-        centres = (0.004, bones[0], bones[1])
-        half_widths = BLEND_HALF_WIDTHS
-        if k == 4:
-            centres, half_widths = (THUMB_BASE_BLEND[0],) + centres[1:], (THUMB_BASE_BLEND[1],) + half_widths[1:]
-        ramps = [_ramp(s, c, h) for c, h in zip(centres, half_widths)] + [np.zeros_like(s)]
+        base_blend = THUMB_BASE_BLEND if k == 4 else (0.004, BLEND_HALF_WIDTHS[0])
+        centres = (base_blend[0], bones[0], bones[1])
+        half_widths = (base_blend[1],) + BLEND_HALF_WIDTHS[1:]
+        ramps = [_ramp(s, c, h) for c, h in zip(centres, half_widths, strict=True)]
+        ramps.append(np.zeros_like(s))
         if k < 4:
             reach = (topo.finger_of_vertex == k) | (palm & (topo.palm_column >= 0) & (
                 _finger_of_palm_column(topo.palm_column) == k))

@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handkit.mano._synth_mesh import default_design, hand_vertices, skeleton, topology
+from handkit.mano._synth_mesh import default_design, skeleton
 from handkit.mano._synth_poses import (
     NAMED_POSES,
     angles_to_axis_angle,
@@ -63,6 +63,7 @@ from handkit.mano._synth_rig import (
     pose_correctives,
     skinning_weights,
 )
+from handkit.mano._synth_topology import hand_vertices, topology
 from handkit.mano.model import MANO_PARENTS, SIDES, ManoModel
 
 SHAPE_DIRECTION_NAMES = (
