@@ -80,15 +80,21 @@ def _check_inputs(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, ima
     if not verts.is_floating_point():
         raise ValueError(f"verts must be a float tensor, got {verts.dtype}")
     if faces.ndim != 2 or faces.shape[-1] != 3 or faces.dtype not in (torch.int32, torch.int64):
-        raise ValueError(f"faces must be an integer tensor of shape (F, 3), got {faces.dtype} {tuple(faces.shape)}")
+        raise ValueError(
+            "faces must be an integer tensor of shape (F, 3), "
+            f"got {faces.dtype} {tuple(faces.shape)}"
+        )
     if faces.numel() and (faces.min() < 0 or faces.max() >= verts.shape[1]):
         raise ValueError(
-            f"faces must index vertices 0..{verts.shape[1] - 1}, found {int(faces.min())}..{int(faces.max())}"
+            f"faces must index vertices 0..{verts.shape[1] - 1}, "
+            f"found {int(faces.min())}..{int(faces.max())}"
         )
     if K.shape == (3, 3):
         K = K.expand(verts.shape[0], 3, 3)
     if K.shape != (verts.shape[0], 3, 3):
-        raise ValueError(f"K must have shape (3, 3) or (B, 3, 3) with B = {verts.shape[0]}, got {tuple(K.shape)}")
+        raise ValueError(
+            f"K must have shape (3, 3) or (B, 3, 3) with B = {verts.shape[0]}, got {tuple(K.shape)}"
+        )
     if len(image_size) != 2 or min(int(s) for s in image_size) < 1:
         raise ValueError(f"image_size must be (H, W) with positive ints, got {image_size!r}")
     return K.to(verts.dtype), (int(image_size[0]), int(image_size[1]))
@@ -115,7 +121,9 @@ def _candidates(tri_uv: torch.Tensor, visible: torch.Tensor, H: int, W: int):
     size = (hi - lo + 1).clamp(min=0).long() * visible[..., None]  # (B, F, 2) box width, height
     count = (size[..., 0] * size[..., 1]).reshape(-1)  # (B*F,)
     face = torch.repeat_interleave(torch.arange(count.numel()), count)  # (N,)
-    local = torch.arange(face.numel()) - torch.repeat_interleave(count.cumsum(0) - count, count)  # (N,) place in box
+    local = torch.arange(face.numel()) - torch.repeat_interleave(
+        count.cumsum(0) - count, count
+    )  # (N,) place in box
     width = size[..., 0].reshape(-1).index_select(0, face)  # (N,)
     start = lo.reshape(-1, 2).long().index_select(0, face)  # (N, 2)
     return face, start[:, 0] + local % width, start[:, 1] + local // width
@@ -164,18 +172,28 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_s
     visible = (verts[..., 2][:, faces] > NEAR_MM).all(-1) & (area.abs() > 1e-12)  # (B, F)
     face, px, py = _candidates(tri_uv.detach(), visible, H, W)
     plane = planes.reshape(-1, 9).index_select(0, face).reshape(-1, 3, 3)  # (N, 3 edges, (a, b, c))
-    edge = plane[..., 0] * px[:, None].to(plane.dtype) + plane[..., 1] * py[:, None].to(plane.dtype) + plane[..., 2]
+    edge = (
+        plane[..., 0] * px[:, None].to(plane.dtype)
+        + plane[..., 1] * py[:, None].to(plane.dtype)
+        + plane[..., 2]
+    )
     area = area.reshape(-1).index_select(0, face)  # (N,)
     keep = ((edge * area.sign()[:, None]) >= 0).all(-1).nonzero().squeeze(1)
     face = face.index_select(0, keep)
-    w = edge.index_select(0, keep) / area.index_select(0, keep)[:, None]  # (N, 3) screen-space barycentrics
-    pixel = (face // n_faces) * (H * W) + py.index_select(0, keep) * W + px.index_select(0, keep)  # (N,) into B*H*W
+    w = (
+        edge.index_select(0, keep) / area.index_select(0, keep)[:, None]
+    )  # (N, 3) screen-space barycentrics
+    pixel = (
+        (face // n_faces) * (H * W) + py.index_select(0, keep) * W + px.index_select(0, keep)
+    )  # (N,) into B*H*W
     w_over_z = w * inv_z.index_select(0, face)  # (N, 3)
     depth = 1.0 / w_over_z.sum(-1)  # (N,)
     # z-buffer: one scatter-min over keys packing (float32 depth bits, candidate index); for
     # positive floats the bit pattern orders like the value, so the nearest candidate wins.
     key = (depth.float().view(torch.int32).long() << 32) | torch.arange(face.numel())  # (N,)
-    best = torch.full((B * H * W,), torch.iinfo(torch.long).max).scatter_reduce(0, pixel, key, "amin")
+    best = torch.full((B * H * W,), torch.iinfo(torch.long).max).scatter_reduce(
+        0, pixel, key, "amin"
+    )
     hit = (best < torch.iinfo(torch.long).max).nonzero().squeeze(1)
     chosen = best.index_select(0, hit) & 0xFFFFFFFF  # candidate index of each covered pixel
     face_id = torch.full((B * H * W,), -1, dtype=torch.long)
@@ -190,7 +208,9 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_s
 def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Area-weighted unit vertex normals (B, V, 3) of meshes (B, V, 3) with faces (F, 3)."""
     tri = verts[:, faces.long()]  # (B, F, 3, 3)
-    face_n = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)  # (B, F, 3)
+    face_n = torch.cross(
+        tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1
+    )  # (B, F, 3)
     normals = torch.zeros_like(verts)
     for corner in range(3):
         normals.index_add_(1, faces[:, corner].long(), face_n)
@@ -198,14 +218,16 @@ def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 
 def _pixel_weights(frags: Fragments, faces: torch.Tensor) -> tuple:
-    """Covered pixels as flat indices (P,), their batch index (P,), corner vertices (P, 3), bary (P, 3)."""
+    """Covered pixels: flat indices (P,), batch index (P,), corner vertices (P, 3), bary (P, 3)."""
     flat_face = frags.face_id.reshape(-1)
     hit = (flat_face >= 0).nonzero().squeeze(1)  # (P,)
     batch = hit // (frags.face_id.shape[1] * frags.face_id.shape[2])
     return hit, batch, faces.long()[flat_face[hit]], frags.bary.reshape(-1, 3)[hit]
 
 
-def _gather(attributes: torch.Tensor, batch: torch.Tensor, corners: torch.Tensor, bary: torch.Tensor) -> torch.Tensor:
+def _gather(
+    attributes: torch.Tensor, batch: torch.Tensor, corners: torch.Tensor, bary: torch.Tensor
+) -> torch.Tensor:
     """Barycentric blend of per-vertex attributes (B, V, C) at P pixels -> (P, C)."""
     return (attributes[batch[:, None], corners] * bary[..., None]).sum(1)  # (P, 3, C) -> (P, C)
 
@@ -218,9 +240,11 @@ def _scatter_image(frags: Fragments, hit: torch.Tensor, values: torch.Tensor) ->
 
 
 def interpolate(frags: Fragments, faces: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
-    """Interpolate per-vertex attributes (B, V, C) at every pixel -> (B, H, W, C); 0 at background."""
+    """Per-vertex attributes (B, V, C) at the pixels -> (B, H, W, C); 0 at background."""
     hit, batch, corners, bary = _pixel_weights(frags, faces)
-    return _scatter_image(frags, hit, _gather(attributes, batch, corners, bary.to(attributes.dtype)))
+    return _scatter_image(
+        frags, hit, _gather(attributes, batch, corners, bary.to(attributes.dtype))
+    )
 
 
 def shade(
@@ -251,9 +275,13 @@ def shade(
     colors = colors.to(verts.dtype).expand(verts.shape[0], -1, -1)
     hit, batch, corners, bary = _pixel_weights(frags, faces)
     bary = bary.to(verts.dtype)
-    normal = F.normalize(_gather(vertex_normals(verts, faces), batch, corners, bary), dim=-1, eps=1e-12)  # (P, 3)
+    normal = F.normalize(
+        _gather(vertex_normals(verts, faces), batch, corners, bary), dim=-1, eps=1e-12
+    )  # (P, 3)
     point = _gather(verts, batch, corners, bary)  # (P, 3)
-    facing = torch.where((normal * point).sum(-1, keepdim=True) > 0, -normal, normal)  # towards camera
+    facing = torch.where(
+        (normal * point).sum(-1, keepdim=True) > 0, -normal, normal
+    )  # towards camera
     light = F.normalize(torch.as_tensor(light_dir, dtype=verts.dtype), dim=0)
     diffuse = (-(facing @ light)).clamp(min=0)[:, None]  # (P, 1)
     rgb = _gather(colors, batch, corners, bary) * (ambient + (1.0 - ambient) * diffuse)
@@ -294,27 +322,43 @@ def render_mesh(
     if int(supersample) != supersample or supersample < 1:
         raise ValueError(f"supersample must be an integer >= 1, got {supersample!r}")
     if background is not None and background.shape != (verts.shape[0], H, W, 3):
-        raise ValueError(f"background must have shape {(verts.shape[0], H, W, 3)}, got {tuple(background.shape)}")
+        raise ValueError(
+            f"background must have shape {(verts.shape[0], H, W, 3)}, got {tuple(background.shape)}"
+        )
     if colors is None:
         colors = torch.tensor(SKIN_TONES[1], dtype=verts.dtype).expand(verts.shape[1], 3)
     if colors.shape[-2:] != (verts.shape[1], 3):
-        raise ValueError(f"colors must have shape (B, V, 3) or (V, 3) with V = {verts.shape[1]}, got {tuple(colors.shape)}")
+        raise ValueError(
+            f"colors must have shape (B, V, 3) or (V, 3) with V = {verts.shape[1]}, "
+            f"got {tuple(colors.shape)}"
+        )
     colors = colors.to(verts.dtype).expand(verts.shape[0], -1, -1)  # (B, V, 3)
     s = int(supersample)
     chunk = max(1, PIXELS_PER_CHUNK // (H * W * s * s))
     parts = [
-        _render_chunk(verts[i : i + chunk], faces, K[i : i + chunk], (H, W), colors[i : i + chunk], light_dir, ambient, s)
+        _render_chunk(
+            verts[i : i + chunk],
+            faces,
+            K[i : i + chunk],
+            (H, W),
+            colors[i : i + chunk],
+            light_dir,
+            ambient,
+            s,
+        )
         for i in range(0, verts.shape[0], chunk)
     ]
-    image, cover, depth = (torch.cat(p) for p in zip(*parts))
+    image, cover, depth = (torch.cat(p) for p in zip(*parts, strict=True))
     bg = torch.zeros_like(image) if background is None else background.to(image.dtype)
     image = image + (1.0 - cover[..., None]) * bg
     mask = cover >= 0.5
-    return Rendering(image.clamp(0, 1), mask, torch.where(mask, depth, torch.full_like(depth, float("inf"))))
+    return Rendering(
+        image.clamp(0, 1), mask, torch.where(mask, depth, torch.full_like(depth, float("inf")))
+    )
 
 
 def _render_chunk(verts, faces, K, image_size, colors, light_dir, ambient, s):
-    """Shaded colour (B, H, W, 3), coverage (B, H, W) in [0, 1] and nearest depth of a few meshes."""
+    """Shaded colour (B, H, W, 3), coverage (B, H, W) in [0, 1] and nearest depth of a chunk."""
     H, W = image_size
     frags = rasterize(verts, faces, scale_intrinsics(K, s), (H * s, W * s))
     rgb = shade(frags, verts, faces, colors, light_dir=light_dir, ambient=ambient)  # (B, sH, sW, 3)
@@ -336,7 +380,9 @@ def scale_intrinsics(K: torch.Tensor, factor: float) -> torch.Tensor:
     return out
 
 
-def skin_vertex_colors(rest_verts: torch.Tensor, *, generator: torch.Generator, tone=None) -> torch.Tensor:
+def skin_vertex_colors(
+    rest_verts: torch.Tensor, *, generator: torch.Generator, tone=None
+) -> torch.Tensor:
     """Smoothly varying skin albedo for one hand.
 
     A base tone (random from :data:`SKIN_TONES` unless given) times a sum of three random
@@ -353,7 +399,9 @@ def skin_vertex_colors(rest_verts: torch.Tensor, *, generator: torch.Generator, 
     if tone is None:
         tone = SKIN_TONES[int(torch.randint(len(SKIN_TONES), (1,), generator=generator))]
     tone = torch.as_tensor(tone, dtype=rest_verts.dtype)
-    dirs = F.normalize(torch.randn(3, 3, generator=generator, dtype=rest_verts.dtype), dim=-1)  # (waves, xyz)
+    dirs = F.normalize(
+        torch.randn(3, 3, generator=generator, dtype=rest_verts.dtype), dim=-1
+    )  # (waves, xyz)
     wavelength = 40.0 + 80.0 * torch.rand(3, generator=generator, dtype=rest_verts.dtype)
     phase = 6.2832 * torch.rand(3, generator=generator, dtype=rest_verts.dtype)
     waves = torch.sin(rest_verts @ dirs.T * (6.2832 / wavelength) + phase)  # (V, 3 waves)
@@ -385,7 +433,9 @@ def random_backgrounds(n: int, image_size, *, generator: torch.Generator) -> tor
         image = c0 * (1 - t) + c1 * t
         cells = int(torch.randint(2, 9, (1,), generator=generator))
         coarse = torch.rand(1, 3, cells, cells, generator=generator) - 0.5
-        texture = F.interpolate(coarse, size=(H, W), mode="bicubic", align_corners=True)[0].permute(1, 2, 0)
+        texture = F.interpolate(coarse, size=(H, W), mode="bicubic", align_corners=True)[0].permute(
+            1, 2, 0
+        )
         strength = 0.6 * torch.rand((), generator=generator)
         noise = 0.04 * torch.randn(H, W, 3, generator=generator)
         out.append((image + strength * texture + noise).clamp(0, 1))

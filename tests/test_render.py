@@ -11,7 +11,7 @@ K0 = torch.tensor([[40.0, 0.0, 15.5], [0.0, 40.0, 11.5], [0.0, 0.0, 1.0]], dtype
 
 
 def _inside_reference(uv: np.ndarray, H: int, W: int) -> np.ndarray:
-    """(H, W) bool: pixel centres (j, i) inside the 2D triangle uv (3, 2), by cross-product signs."""
+    """(H, W) bool: pixel centres (j, i) inside the 2D triangle uv (3, 2), by cross products."""
     jj, ii = np.meshgrid(np.arange(W, dtype=np.float64), np.arange(H, dtype=np.float64))
     signs = []
     for a, b in ((0, 1), (1, 2), (2, 0)):
@@ -64,7 +64,9 @@ def test_depth_and_interpolated_point_lie_on_the_plane_at_pixel_centres():
     rays = _backproject(np.stack([jj, ii], 1).astype(np.float64), np.ones(len(ii)), K0.numpy())
     plane_depth = (normal @ verts[0]) / (rays @ normal)  # ray (z = 1) scaled to hit the plane
     np.testing.assert_allclose(frags.depth[0].numpy()[ii, jj], plane_depth, rtol=1e-9)
-    point = render.interpolate(frags, torch.tensor([[0, 1, 2]]), torch.from_numpy(verts)[None])[0].numpy()
+    point = render.interpolate(frags, torch.tensor([[0, 1, 2]]), torch.from_numpy(verts)[None])[
+        0
+    ].numpy()
     np.testing.assert_allclose(point[ii, jj], rays * plane_depth[:, None], rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(frags.bary[0].numpy()[ii, jj].sum(-1), 1.0, rtol=1e-12)
 
@@ -96,7 +98,9 @@ def test_shifting_principal_point_shifts_the_image():
 
 def test_batch_equals_separate_renders_and_triangles_behind_camera_are_skipped():
     g = torch.Generator().manual_seed(3)
-    verts = torch.randn(3, 9, 3, generator=g, dtype=torch.float64) * 30 + torch.tensor([0.0, 0.0, 150.0], dtype=torch.float64)
+    verts = torch.randn(3, 9, 3, generator=g, dtype=torch.float64) * 30 + torch.tensor(
+        [0.0, 0.0, 150.0], dtype=torch.float64
+    )
     verts[2, :3, 2] = -50.0  # face 0 of the third mesh is behind the camera
     faces = torch.arange(9).reshape(3, 3)
     together = render.rasterize(verts, faces, K0, (H, W))
@@ -109,11 +113,17 @@ def test_batch_equals_separate_renders_and_triangles_behind_camera_are_skipped()
 
 def test_lambert_shading_full_light_and_ambient_only():
     uv = np.array([[5.0, 5.0], [25.0, 6.0], [8.0, 20.0]])
-    verts = torch.from_numpy(_backproject(uv, np.full(3, 100.0), K0.numpy()))[None]  # faces the camera
+    verts = torch.from_numpy(_backproject(uv, np.full(3, 100.0), K0.numpy()))[
+        None
+    ]  # faces the camera
     faces = torch.tensor([[0, 1, 2]])
     albedo = torch.tensor([0.8, 0.5, 0.4], dtype=torch.float64).expand(3, 3)
-    lit = render.render_mesh(verts, faces, K0, (H, W), colors=albedo, light_dir=(0, 0, 1), ambient=0.3)
-    grazing = render.render_mesh(verts, faces, K0, (H, W), colors=albedo, light_dir=(1, 0, 0), ambient=0.3)
+    lit = render.render_mesh(
+        verts, faces, K0, (H, W), colors=albedo, light_dir=(0, 0, 1), ambient=0.3
+    )
+    grazing = render.render_mesh(
+        verts, faces, K0, (H, W), colors=albedo, light_dir=(1, 0, 0), ambient=0.3
+    )
     m = lit.mask[0]
     torch.testing.assert_close(lit.image[0][m], albedo[0].expand(int(m.sum()), 3))
     torch.testing.assert_close(grazing.image[0][m], 0.3 * albedo[0].expand(int(m.sum()), 3))
@@ -167,7 +177,12 @@ def test_skin_colors_are_smooth():
     ],
 )
 def test_invalid_inputs_raise(kwargs, match):
-    args = {"verts": torch.ones(1, 3, 3), "faces": torch.tensor([[0, 1, 2]]), "K": torch.eye(3), "image_size": (4, 4)}
+    args = {
+        "verts": torch.ones(1, 3, 3),
+        "faces": torch.tensor([[0, 1, 2]]),
+        "K": torch.eye(3),
+        "image_size": (4, 4),
+    }
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         render.rasterize(args["verts"], args["faces"], args["K"], args["image_size"])
@@ -186,16 +201,47 @@ def test_render_mesh_option_errors():
 def _icosphere(levels: int):
     """Unit icosphere (float64 verts, long faces) by repeated midpoint subdivision."""
     t = (1 + 5**0.5) / 2
-    verts = [[-1, t, 0], [1, t, 0], [-1, -t, 0], [1, -t, 0], [0, -1, t], [0, 1, t],
-             [0, -1, -t], [0, 1, -t], [t, 0, -1], [t, 0, 1], [-t, 0, -1], [-t, 0, 1]]
-    faces = [[0, 11, 5], [0, 5, 1], [0, 1, 7], [0, 7, 10], [0, 10, 11], [1, 5, 9], [5, 11, 4],
-             [11, 10, 2], [10, 7, 6], [7, 1, 8], [3, 9, 4], [3, 4, 2], [3, 2, 6], [3, 6, 8],
-             [3, 8, 9], [4, 9, 5], [2, 4, 11], [6, 2, 10], [8, 6, 7], [9, 8, 1]]
+    verts = [
+        [-1, t, 0],
+        [1, t, 0],
+        [-1, -t, 0],
+        [1, -t, 0],
+        [0, -1, t],
+        [0, 1, t],
+        [0, -1, -t],
+        [0, 1, -t],
+        [t, 0, -1],
+        [t, 0, 1],
+        [-t, 0, -1],
+        [-t, 0, 1],
+    ]
+    faces = [
+        [0, 11, 5],
+        [0, 5, 1],
+        [0, 1, 7],
+        [0, 7, 10],
+        [0, 10, 11],
+        [1, 5, 9],
+        [5, 11, 4],
+        [11, 10, 2],
+        [10, 7, 6],
+        [7, 1, 8],
+        [3, 9, 4],
+        [3, 4, 2],
+        [3, 2, 6],
+        [3, 6, 8],
+        [3, 8, 9],
+        [4, 9, 5],
+        [2, 4, 11],
+        [6, 2, 10],
+        [8, 6, 7],
+        [9, 8, 1],
+    ]
     verts = [np.array(v, dtype=np.float64) for v in verts]
     for _ in range(levels):
         cache, new_faces = {}, []
 
-        def mid(a, b):
+        def mid(a, b, cache=cache):
             key = (min(a, b), max(a, b))
             if key not in cache:
                 cache[key] = len(verts)

@@ -24,25 +24,38 @@ BATCH_SIZES = (1, 16, 64)
 TARGET_FPS = 100.0
 
 
-def hand_meshes(num: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def hand_meshes(
+    num: int, size: int, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``num`` camera-space hand meshes (num, 778, 3) float32 mm, faces (F, 3) and K (3, 3)."""
     layer = ManoLayer(use_pca=False, flat_hand_mean=True, center_idx=0, dtype=torch.float64)
     params = SynthParams()
     motion = sample_motion(np.random.default_rng(seed), num, layer, size, params)
     with torch.no_grad():
-        verts, joints = layer(torch.from_numpy(motion["theta"]), torch.from_numpy(motion["beta"])[None].expand(num, 10))
+        verts, joints = layer(
+            torch.from_numpy(motion["theta"]),
+            torch.from_numpy(motion["beta"])[None].expand(num, 10),
+        )
     verts = verts + (torch.from_numpy(motion["centre"]) - joints.mean(1))[:, None]
     return verts.float(), layer.faces, torch.from_numpy(intrinsics(size, params.fov_deg)).float()
 
 
-def frames_per_second(verts, faces, K, background, *, batch: int, supersample: int, repeats: int) -> float:
+def frames_per_second(
+    verts, faces, K, background, *, batch: int, supersample: int, repeats: int
+) -> float:
     """Median frames/s of rendering all meshes ``verts`` (N, V, 3) in batches of ``batch``."""
     size = background.shape[1:3]
 
     def run():
         for i in range(0, verts.shape[0], batch):
-            render.render_mesh(verts[i : i + batch], faces, K, size, background=background[i : i + batch],
-                               supersample=supersample)
+            render.render_mesh(
+                verts[i : i + batch],
+                faces,
+                K,
+                size,
+                background=background[i : i + batch],
+                supersample=supersample,
+            )
 
     run()
     samples = []
@@ -56,7 +69,9 @@ def frames_per_second(verts, faces, K, background, *, batch: int, supersample: i
 def run(size: int, threads_options: tuple[int, ...], repeats: int) -> list[dict]:
     """Benchmark rows: one per (threads, batch), frames/s for supersample 1 and 2."""
     verts, faces, K = hand_meshes(max(BATCH_SIZES), size)
-    background = render.random_backgrounds(max(BATCH_SIZES), (size, size), generator=torch.Generator().manual_seed(0))
+    background = render.random_backgrounds(
+        max(BATCH_SIZES), (size, size), generator=torch.Generator().manual_seed(0)
+    )
     rows = []
     with torch.no_grad():
         for threads in threads_options:
@@ -64,23 +79,29 @@ def run(size: int, threads_options: tuple[int, ...], repeats: int) -> list[dict]
             for batch in BATCH_SIZES:
                 row = {"threads": threads, "batch": batch}
                 for s in (1, 2):
-                    row[f"ss{s}"] = frames_per_second(verts, faces, K, background, batch=batch,
-                                                      supersample=s, repeats=repeats)
+                    row[f"ss{s}"] = frames_per_second(
+                        verts, faces, K, background, batch=batch, supersample=s, repeats=repeats
+                    )
                 rows.append(row)
     return rows
 
 
 def format_table(rows: list[dict], size: int) -> str:
     """A plain-text table of the rows."""
-    lines = [f"render_mesh at {size}x{size}, frames per second (target >= {TARGET_FPS:.0f} at 2 threads, ss 1)",
-             f"{'threads':>7} {'batch':>5} {'ss=1':>9} {'ss=2':>9}"]
+    lines = [
+        f"render_mesh at {size}x{size}, frames per second "
+        f"(target >= {TARGET_FPS:.0f} at 2 threads, ss 1)",
+        f"{'threads':>7} {'batch':>5} {'ss=1':>9} {'ss=2':>9}",
+    ]
     for row in rows:
         lines.append(f"{row['threads']:>7} {row['batch']:>5} {row['ss1']:>9.1f} {row['ss2']:>9.1f}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m handkit bench render", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m handkit bench render", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--size", type=int, default=128, help="image side, pixels")
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--repeats", type=int, default=5)
@@ -93,5 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, args.size))
     best = max((r["ss1"] for r in rows if r["threads"] == 2), default=None)
     if best is not None:
-        print(f"best at 2 threads: {best:.0f} frames/s ({'meets' if best >= TARGET_FPS else 'below'} the target)")
+        print(
+            f"best at 2 threads: {best:.0f} frames/s "
+            f"({'meets' if best >= TARGET_FPS else 'below'} the target)"
+        )
     return 0

@@ -1,0 +1,459 @@
+"""Synthetic sparsely-labelled videos: one hand moving smoothly in front of a fixed camera.
+
+Each video (paper Sec. II-A, a sequence V = (I_1, ..., I_T)) gets one shape beta, one skin
+colour, light and background, and a motion made of random *key frames* 20-50 frames apart:
+
+* finger pose: natural poses drawn from the model's PCA pose space (hands_mean + a few
+  components with shrinking spread), interpolated between keys;
+* global rotation: fingers roughly up, palm or back towards the camera, turned by random
+  roll / yaw / pitch at each key and slerped between keys;
+* the hand's centre (mean of its 21 joints) at 0.35-0.65 m depth, staying near the
+  image centre.
+
+Between keys the motion follows smoothstep timing 3s^2 - 2s^3 (velocity zero at keys, so it
+is smooth and never leaves the range of the keys). Optional occluders (coloured blobs and bars)
+slide across some frames. Every frame keeps its full ground truth; ``labelled`` marks
+S_V = {0, K, 2K, ..., T-1}. The format on disk is :mod:`handkit.data.video_format`.
+
+Command line: ``python -m handkit data synth --out DIR --videos N --frames F --size S --seed X``.
+Introduced in ``notebooks/02_sparse_videos.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import shutil
+import sys
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import roma
+import torch
+from tqdm import tqdm
+
+from handkit import render
+from handkit.data.pairs import labelled_mask
+from handkit.data.video_format import INDEX_FILE, VideoArrays, make_index, write_index, write_video
+from handkit.mano.layer import ManoLayer
+from handkit.mano.model import ManoModel
+
+GENERATOR_NAME = "handkit.data.synthetic"
+GENERATOR_VERSION = 1
+RENDER_CHUNK = 32  # frames rendered together
+
+
+@dataclass(frozen=True)
+class SynthParams:
+    """Everything that shapes the generated videos (recorded in ``index.json``).
+
+    Attributes:
+        fov_deg: horizontal field of view; focal length f = (S / 2) / tan(fov / 2) pixels.
+        depth_mm: (near, far) range of the hand centre's depth.
+        spread: the hand centre stays within this fraction of the half-image from the centre.
+        key_gap: (min, max) frames between motion key frames.
+        pose_components: PCA components used for finger poses.
+        pose_scale: spread (radians, along the first component) of the PCA coefficients;
+            component k gets pose_scale / (1 + k), roughly the spread of natural poses.
+        beta_std: standard deviation of beta (clipped at 2.5 std).
+        roll_deg, yaw_deg, pitch_deg: ranges (+-) of the key rotations about the camera's z, y, x.
+        occluder_prob: chance that a video has occluders; then 1-3 of them.
+        supersample: anti-aliasing factor of the renderer.
+    """
+
+    fov_deg: float = 30.0
+    depth_mm: tuple[float, float] = (350.0, 650.0)
+    spread: float = 0.35
+    key_gap: tuple[int, int] = (20, 50)
+    pose_components: int = 10
+    pose_scale: float = 1.3
+    beta_std: float = 1.0
+    roll_deg: float = 50.0
+    yaw_deg: float = 60.0
+    pitch_deg: float = 35.0
+    occluder_prob: float = 0.5
+    supersample: int = 2
+
+
+def intrinsics(size: int, fov_deg: float) -> np.ndarray:
+    """(3, 3) K of a square image of ``size`` pixels (pixel centres at integers: c = (S-1)/2)."""
+    focal = (size / 2) / math.tan(math.radians(fov_deg) / 2)
+    c = (size - 1) / 2
+    return np.array([[focal, 0.0, c], [0.0, focal, c], [0.0, 0.0, 1.0]])
+
+
+def smoothstep_keys(
+    keys: np.ndarray, key_frames: np.ndarray, num_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For every frame: the key segment it lies in and its smoothstep weight.
+
+    Args:
+        keys: (n, ...) key values (only its length is used).
+        key_frames: (n,) increasing frame indices, first 0, last >= num_frames - 1.
+    Returns:
+        segment (T,) int in [0, n - 2] and weight (T,) in [0, 1] of the segment's second key.
+    """
+    t = np.arange(num_frames)
+    segment = np.clip(np.searchsorted(key_frames, t, side="right") - 1, 0, len(keys) - 2)
+    s = (t - key_frames[segment]) / (key_frames[segment + 1] - key_frames[segment])
+    return segment, s * s * (3 - 2 * s)
+
+
+def interpolate_keys(keys: np.ndarray, key_frames: np.ndarray, num_frames: int) -> np.ndarray:
+    """Smoothstep interpolation of key values (n, D) -> (T, D)."""
+    segment, w = smoothstep_keys(keys, key_frames, num_frames)
+    return keys[segment] * (1 - w[:, None]) + keys[segment + 1] * w[:, None]
+
+
+def slerp_keys(key_rotmats: np.ndarray, key_frames: np.ndarray, num_frames: int) -> np.ndarray:
+    """Smoothstep-timed slerp between key rotations (n, 3, 3) -> (T, 3, 3)."""
+    segment, w = smoothstep_keys(key_rotmats, key_frames, num_frames)
+    start = torch.from_numpy(key_rotmats[segment])  # (T, 3, 3)
+    step = roma.rotmat_to_rotvec(
+        start.transpose(1, 2) @ torch.from_numpy(key_rotmats[segment + 1])
+    )  # (T, 3)
+    return (start @ roma.rotvec_to_rotmat(step * torch.from_numpy(w)[:, None])).numpy()
+
+
+def facing_rotation(rest_joints: np.ndarray, *, palm_to_camera: bool) -> np.ndarray:
+    """(3, 3) rotation turning the rest hand so its fingers point up (-y) and its palm (or back)
+    faces the camera (-z). ``rest_joints``: (21, 3) joints in the model's rest pose."""
+    up = rest_joints[9] - rest_joints[0]  # wrist -> middle MCP
+    palm = np.cross(
+        rest_joints[5] - rest_joints[0], rest_joints[17] - rest_joints[0]
+    )  # palm normal, right hand
+    palm = palm - up * (palm @ up) / (up @ up)
+    source = np.stack([up / np.linalg.norm(up), palm / np.linalg.norm(palm)])
+    source = np.concatenate(
+        [source, np.cross(source[0], source[1])[None]]
+    )  # (3, 3) rows: orthonormal frame
+    target = np.array(
+        [[0.0, -1.0, 0.0], [0.0, 0.0, -1.0 if palm_to_camera else 1.0], [0.0, 0.0, 0.0]]
+    )
+    target[2] = np.cross(target[0], target[1])
+    return target.T @ source  # maps source rows to target rows
+
+
+def _euler_xyz(rng: np.random.Generator, params: SynthParams) -> np.ndarray:
+    """A random key rotation Rz(roll) Ry(yaw) Rx(pitch) (3, 3) about camera axes."""
+    angles = np.radians([params.pitch_deg, params.yaw_deg, params.roll_deg]) * rng.uniform(-1, 1, 3)
+    axes = np.eye(3) * angles[:, None]  # rows: x, y, z rotation vectors
+    rx, ry, rz = roma.rotvec_to_rotmat(torch.from_numpy(axes)).numpy()
+    return rz @ ry @ rx
+
+
+def sample_motion(
+    rng: np.random.Generator, num_frames: int, layer: ManoLayer, size: int, params: SynthParams
+) -> dict[str, np.ndarray]:
+    """Key frames and their smooth interpolation for one video.
+
+    Returns:
+        theta (T, 48) absolute axis-angles, beta (10,), centre (T, 3) mm: the wanted camera-space
+        position of the mean of the 21 joints.
+    """
+    gaps = rng.integers(
+        params.key_gap[0], params.key_gap[1] + 1, size=num_frames // params.key_gap[0] + 2
+    )
+    key_frames = np.concatenate([[0], np.cumsum(gaps)])
+    key_frames = key_frames[: np.searchsorted(key_frames, num_frames - 1) + 1]  # last key >= T - 1
+    n_keys = len(key_frames)
+    model = layer.model
+    n = params.pose_components
+    coeffs = rng.normal(size=(n_keys, n)) * params.pose_scale / (1 + np.arange(n))
+    fingers = model.hands_mean + coeffs @ model.hands_components[:n]  # (n_keys, 45)
+    beta = np.clip(
+        rng.normal(size=10) * params.beta_std, -2.5 * params.beta_std, 2.5 * params.beta_std
+    )
+    rest = layer(torch.zeros(1, 48, dtype=torch.float64), torch.from_numpy(beta)[None])[1][
+        0
+    ].numpy()
+    base = facing_rotation(rest, palm_to_camera=bool(rng.integers(2)))
+    key_rot = np.stack([_euler_xyz(rng, params) @ base for _ in range(n_keys)])  # (n_keys, 3, 3)
+    depth = rng.uniform(*params.depth_mm, size=n_keys)
+    half_width = math.tan(math.radians(params.fov_deg) / 2)  # half image width at depth 1
+    lateral = (
+        rng.uniform(-params.spread, params.spread, size=(n_keys, 2)) * half_width * depth[:, None]
+    )
+    centre = np.concatenate([lateral, depth[:, None]], 1)  # (n_keys, 3)
+    rotations = slerp_keys(key_rot, key_frames, num_frames)
+    theta = np.concatenate(
+        [
+            roma.rotmat_to_rotvec(torch.from_numpy(rotations)).numpy(),
+            interpolate_keys(fingers, key_frames, num_frames),
+        ],
+        1,
+    )
+    return {
+        "theta": theta,
+        "beta": beta,
+        "centre": interpolate_keys(centre, key_frames, num_frames),
+    }
+
+
+def occluder_layers(
+    rng: np.random.Generator, num_frames: int, size: int, params: SynthParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coloured blobs (ellipses) and bars sliding across windows of frames.
+
+    Returns:
+        alpha (T, S, S) float32 coverage in [0, 1] (soft 1-pixel edges) and colour (T, S, S, 3).
+    """
+    alpha = np.zeros((num_frames, size, size), np.float32)
+    colour = np.zeros((num_frames, size, size, 3), np.float32)
+    if rng.random() >= params.occluder_prob:
+        return alpha, colour
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    for _ in range(rng.integers(1, 4)):
+        length = int(rng.integers(15, 61))
+        start = int(rng.integers(0, max(num_frames - length, 1)))
+        frames = np.arange(start, min(start + length, num_frames))
+        path = rng.uniform(-0.2, 1.2, size=(2, 2)) * size  # centre moves p0 -> p1
+        half = rng.uniform(0.08, 0.2, size=2) * size  # half axes
+        turn, is_bar, rgb = rng.uniform(0, np.pi), rng.random() < 0.5, rng.random(3)
+        for k, f in enumerate(frames):
+            cx, cy = path[0] + (path[1] - path[0]) * k / max(len(frames) - 1, 1)
+            u = (xs - cx) * np.cos(turn) + (ys - cy) * np.sin(turn)
+            v = -(xs - cx) * np.sin(turn) + (ys - cy) * np.cos(turn)
+            if is_bar:
+                dist = np.maximum(
+                    np.abs(u) - half[0] * 2.5, np.abs(v) - half[1] * 0.4
+                )  # long thin bar
+            else:
+                dist = (
+                    np.hypot(u / half[0], v / half[1]) - 1
+                ) * half.min()  # ~ pixels outside the ellipse
+            cover = np.clip(0.5 - dist, 0, 1)
+            colour[f] = colour[f] * (1 - cover[..., None]) + rgb * cover[..., None]
+            alpha[f] = np.maximum(alpha[f], cover)
+    return alpha, colour
+
+
+def render_video(
+    motion: dict,
+    layer: ManoLayer,
+    size: int,
+    params: SynthParams,
+    *,
+    generator: torch.Generator,
+    progress=None,
+) -> dict[str, np.ndarray]:
+    """Pose the hand, place it, and render every frame (uint8) with its visible-hand mask."""
+    T = len(motion["theta"])
+    theta = torch.from_numpy(motion["theta"])
+    beta = torch.from_numpy(motion["beta"])[None].expand(T, 10)
+    verts, joints = layer(theta, beta)  # wrist at the origin (center_idx=0), mm
+    root = torch.from_numpy(motion["centre"]) - joints.mean(1)  # (T, 3)
+    verts, joints = verts + root[:, None], joints + root[:, None]
+    rest_verts = layer(torch.zeros(1, 48, dtype=torch.float64), beta[:1])[0][0]
+    colors = render.skin_vertex_colors(rest_verts, generator=generator)
+    colors = colors.float()
+    light = torch.tensor([0.0, 0.5, 1.0]) + 0.5 * (torch.rand(3, generator=generator) - 0.5)
+    ambient = 0.3 + 0.2 * float(torch.rand((), generator=generator))
+    background = render.random_backgrounds(1, (size, size), generator=generator)
+    K = torch.from_numpy(intrinsics(size, params.fov_deg))
+    verts_f32, K_f32 = verts.float(), K.float()  # rendering in float32 is faster
+    frames, masks = [], []
+    for start in range(0, T, RENDER_CHUNK):
+        chunk = slice(start, min(start + RENDER_CHUNK, T))
+        n = chunk.stop - chunk.start
+        out = render.render_mesh(
+            verts_f32[chunk],
+            layer.faces,
+            K_f32,
+            (size, size),
+            colors=colors,
+            background=background.expand(n, -1, -1, -1),
+            light_dir=light,
+            ambient=ambient,
+            supersample=params.supersample,
+        )
+        frames.append(out.image)
+        masks.append(out.mask)
+        if progress is not None:
+            progress.update(n)
+    return {
+        "image": torch.cat(frames).numpy(),
+        "mask": torch.cat(masks).numpy(),
+        "root": root.numpy(),
+        "joints": joints.numpy(),
+        "K": K.numpy(),
+    }
+
+
+def make_video(
+    seed: int,
+    video_index: int,
+    num_frames: int,
+    size: int,
+    label_every: int,
+    layer: ManoLayer,
+    params: SynthParams,
+    *,
+    progress=None,
+) -> VideoArrays:
+    """One complete video; its randomness depends only on (seed, video_index)."""
+    rng = np.random.default_rng([seed, video_index])
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    motion = sample_motion(rng, num_frames, layer, size, params)
+    frame = render_video(motion, layer, size, params, generator=generator, progress=progress)
+    alpha, colour = occluder_layers(rng, num_frames, size, params)
+    image = frame["image"] * (1 - alpha[..., None]) + colour * alpha[..., None]
+    mask = frame["mask"] & (alpha < 0.5)
+    return VideoArrays(
+        frames=render.to_uint8(torch.from_numpy(image)).numpy(),
+        root=frame["root"],
+        theta=motion["theta"],
+        beta=np.tile(motion["beta"], (num_frames, 1)),
+        joints=frame["joints"],
+        K=np.tile(frame["K"], (num_frames, 1, 1)),
+        labelled=labelled_mask(num_frames, label_every),
+        mask=mask,
+        occluded=(frame["mask"] & (alpha >= 0.5)).any((1, 2)),
+    )
+
+
+def split_of(video_index: int, num_videos: int) -> str:
+    """Split by video: the last ~1/6 are test, the ~1/6 before them val (one each from 3 videos)."""
+    held = max(1, round(num_videos / 6)) if num_videos >= 3 else 0
+    if video_index >= num_videos - held:
+        return "test"
+    if video_index >= num_videos - 2 * held:
+        return "val"
+    return "train"
+
+
+def model_digest(layer: ManoLayer) -> str:
+    """sha256 of the MANO model arrays, to record which hand model made a data set."""
+    digest = hashlib.sha256()
+    for name, array in layer.model.arrays().items():
+        digest.update(name.encode() + np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def generate_dataset(
+    out: str | Path,
+    *,
+    num_videos: int,
+    num_frames: int,
+    size: int,
+    seed: int,
+    label_every: int = 128,
+    params: SynthParams = SynthParams(),
+    force: bool = False,
+    show_progress: bool = True,
+    model: ManoModel | None = None,
+) -> Path:
+    """Render a data set into ``out`` (format: :mod:`handkit.data.video_format`).
+
+    Everything is written to a temporary folder next to ``out`` and renamed at the end, so a
+    failure leaves nothing half-written. A non-empty ``out`` is replaced only with ``force``
+    and only if it holds a data set (an ``index.json``). ``model``: the MANO model to use
+    (default: ``ManoLayer``'s, i.e. the official files if configured, else the embedded one).
+    """
+    out = Path(out)
+    for name, value, low in (
+        ("num_videos", num_videos, 1),
+        ("num_frames", num_frames, 2),
+        ("size", size, 8),
+        ("label_every", label_every, 1),
+    ):
+        if int(value) != value or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if out.exists() and any(out.iterdir()):
+        if not force:
+            raise ValueError(f"{out} is not empty; pass force=True (--force) to replace it")
+        if not (out / INDEX_FILE).is_file():
+            raise ValueError(
+                f"refusing to replace {out}: it is not empty and holds no {INDEX_FILE}"
+            )
+    layer = ManoLayer(
+        use_pca=False, flat_hand_mean=True, center_idx=0, model=model, dtype=torch.float64
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        videos = []
+        with tqdm(
+            total=num_videos * num_frames, unit="frame", desc="rendering", disable=not show_progress
+        ) as bar:
+            for i in range(num_videos):
+                video_id = f"synth_{i:03d}"
+                video = make_video(
+                    seed, i, num_frames, size, label_every, layer, params, progress=bar
+                )
+                write_video(temp / "videos" / video_id, video)
+                videos.append(
+                    {"id": video_id, "split": split_of(i, num_videos), "num_frames": num_frames}
+                )
+        generator = {
+            "name": GENERATOR_NAME,
+            "version": GENERATOR_VERSION,
+            "seed": seed,
+            "params": asdict(params),
+            "mano_model": layer.model.source,
+            "mano_model_sha256": model_digest(layer),
+        }
+        write_index(
+            temp,
+            make_index(
+                videos, image_size=(size, size), label_every=label_every, generator=generator
+            ),
+        )
+        if out.exists():
+            shutil.rmtree(out)
+        temp.rename(out)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return out
+
+
+def default_dataset_path() -> Path:
+    """The small committed data set ``data_samples/synthetic`` of the handkit repository."""
+    path = Path(__file__).resolve().parents[2] / "data_samples" / "synthetic"
+    if not (path / INDEX_FILE).is_file():
+        raise FileNotFoundError(
+            f"expected the sample data set at {path} (with {INDEX_FILE}), found none; "
+            "regenerate it with the command in data_samples/README.md"
+        )
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m handkit data synth``: generate a synthetic sparsely-labelled video set."""
+    parser = argparse.ArgumentParser(
+        prog="python -m handkit data synth", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--out", required=True, type=Path, help="output folder")
+    parser.add_argument("--videos", type=int, default=12, help="number of videos")
+    parser.add_argument("--frames", type=int, default=300, help="frames per video")
+    parser.add_argument("--size", type=int, default=64, help="image side, pixels")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--label-every",
+        type=int,
+        default=128,
+        help="K: frames 0, K, 2K, ... and the last are labelled",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace an existing data set in --out"
+    )
+    args = parser.parse_args(argv)
+    try:
+        out = generate_dataset(
+            args.out,
+            num_videos=args.videos,
+            num_frames=args.frames,
+            size=args.size,
+            seed=args.seed,
+            label_every=args.label_every,
+            force=args.force,
+        )
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.videos} videos x {args.frames} frames ({args.size} px) to {out}")
+    return 0

@@ -1,0 +1,244 @@
+"""The on-disk format of handkit's video datasets, and its reader.
+
+Layout of a dataset folder::
+
+    index.json                        what is in the set (see below)
+    videos/<video_id>/frames.npy      (T, H, W, 3) uint8 RGB, memory-mappable
+    videos/<video_id>/annotations.npz the arrays of :data:`ANNOTATION_SHAPES`, one row per frame
+
+``index.json`` holds ``format`` (= :data:`FORMAT_NAME`), ``format_version``, ``image_size``
+[H, W], ``label_every`` (K of Sec. II-A), ``generator`` (name, version, parameters) and
+``videos``: a list of ``{"id", "split", "num_frames"}``. Every frame has full ground truth;
+``labelled`` marks S_V = {0, K, 2K, ..., T - 1}, the frames whose labels may be used for
+training (the others are kept for evaluation only).
+
+Files are written deterministically (zip entries with a fixed date, keys in a fixed order) so a
+seeded generator gives identical bytes. Conventions: :mod:`handkit.data.record`.
+Introduced in ``notebooks/02_sparse_videos.ipynb``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handkit.data.pairs import labelled_mask
+from handkit.data.record import FrameRecord
+from handkit.data.splits import SPLITS, VideoFrames
+
+FORMAT_NAME = "handkit-videos"
+FORMAT_VERSION = 1
+INDEX_FILE = "index.json"
+FRAMES_FILE = "frames.npy"
+ANNOTATIONS_FILE = "annotations.npz"
+
+#: Per-frame annotation arrays: trailing shape and dtype (T is the first axis of each).
+ANNOTATION_SHAPES = {
+    "root": ((3,), np.float64),
+    "theta": ((48,), np.float64),
+    "beta": ((10,), np.float64),
+    "joints": ((21, 3), np.float64),
+    "K": ((3, 3), np.float64),
+    "labelled": ((), np.bool_),
+    "mask": (None, np.bool_),  # (H, W), the visible hand
+    "occluded": ((), np.bool_),  # an occluder is drawn over this frame
+}
+
+
+@dataclass(frozen=True)
+class VideoArrays:
+    """One whole video.
+
+    Attributes:
+        frames: (T, H, W, 3) uint8 (a read-only memory map when read from disk).
+        root: (T, 3) wrist position, camera space, mm.
+        theta: (T, 48) absolute axis-angle pose.
+        beta: (T, 10) shape (the same row for every frame of a synthetic video).
+        joints: (T, 21, 3) camera-space joints, mm.
+        K: (T, 3, 3) intrinsics.
+        labelled: (T,) bool, S_V.
+        mask: (T, H, W) bool visible-hand mask.
+        occluded: (T,) bool, frames with an occluder drawn over them.
+    """
+
+    frames: np.ndarray
+    root: np.ndarray
+    theta: np.ndarray
+    beta: np.ndarray
+    joints: np.ndarray
+    K: np.ndarray
+    labelled: np.ndarray
+    mask: np.ndarray
+    occluded: np.ndarray
+
+    def annotations(self) -> dict[str, np.ndarray]:
+        """The annotation arrays by name, in :data:`ANNOTATION_SHAPES` order."""
+        return {name: getattr(self, name) for name in ANNOTATION_SHAPES}
+
+
+def check_video(video: VideoArrays, *, where: str = "video") -> None:
+    """Raise ``ValueError`` unless every array has T rows and its expected shape and dtype."""
+    frames = video.frames
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(
+            f"{where}: frames must be uint8 (T, H, W, 3), found {frames.dtype} {frames.shape}"
+        )
+    T, H, W = frames.shape[:3]
+    for name, (tail, dtype) in ANNOTATION_SHAPES.items():
+        value = getattr(video, name)
+        expected = (T,) + ((H, W) if tail is None else tail)
+        if value.shape != expected or value.dtype != dtype:
+            raise ValueError(
+                f"{where}: {name} must be {np.dtype(dtype).name} {expected}, "
+                f"found {value.dtype} {value.shape}"
+            )
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write an ``np.load``-able compressed .npz whose bytes depend only on ``arrays``."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, _npy_bytes(array), compresslevel=6)
+
+
+def write_video(folder: Path, video: VideoArrays) -> None:
+    """Write one video's ``frames.npy`` and ``annotations.npz`` into ``folder`` (created)."""
+    check_video(video, where=str(folder))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / FRAMES_FILE).write_bytes(_npy_bytes(video.frames))
+    write_npz(folder / ANNOTATIONS_FILE, video.annotations())
+
+
+def write_index(root: Path, index: dict) -> None:
+    """Write ``index.json`` (sorted keys, so the bytes are reproducible)."""
+    (root / INDEX_FILE).write_text(json.dumps(index, indent=1, sort_keys=True) + "\n")
+
+
+def make_index(
+    videos: list[dict], *, image_size: tuple[int, int], label_every: int, generator: dict
+) -> dict:
+    """The ``index.json`` content for ``videos`` (dicts with id, split, num_frames)."""
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "image_size": [int(image_size[0]), int(image_size[1])],
+        "label_every": int(label_every),
+        "generator": generator,
+        "videos": videos,
+    }
+
+
+def read_index(root: str | Path) -> dict:
+    """Read and check ``index.json`` of a dataset folder."""
+    path = Path(root) / INDEX_FILE
+    if not path.is_file():
+        raise ValueError(f"expected a dataset index at {path}, found no such file")
+    index = json.loads(path.read_text())
+    if index.get("format") != FORMAT_NAME or index.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: expected format {FORMAT_NAME!r} version {FORMAT_VERSION}, "
+            f"found {index.get('format')!r} version {index.get('format_version')!r}"
+        )
+    missing = [k for k in ("image_size", "label_every", "videos") if k not in index]
+    if missing:
+        raise ValueError(f"{path}: missing keys {missing}")
+    for video in index["videos"]:
+        if set(video) < {"id", "split", "num_frames"} or video["split"] not in SPLITS:
+            raise ValueError(
+                f"{path}: each video needs id, split in {SPLITS} and num_frames, found {video}"
+            )
+    return index
+
+
+def read_video(folder: str | Path, *, mmap: bool = True) -> VideoArrays:
+    """Read one video folder (frames memory-mapped unless ``mmap=False``) and check it."""
+    folder = Path(folder)
+    for name in (FRAMES_FILE, ANNOTATIONS_FILE):
+        if not (folder / name).is_file():
+            raise ValueError(f"expected {folder / name}, found no such file")
+    frames = np.load(folder / FRAMES_FILE, mmap_mode="r" if mmap else None, allow_pickle=False)
+    with np.load(folder / ANNOTATIONS_FILE, allow_pickle=False) as archive:
+        missing = [k for k in ANNOTATION_SHAPES if k not in archive.files]
+        if missing:
+            raise ValueError(
+                f"{folder / ANNOTATIONS_FILE}: expected arrays {missing}, "
+                f"found {sorted(archive.files)}"
+            )
+        annotations = {k: archive[k] for k in ANNOTATION_SHAPES}
+    video = VideoArrays(frames=frames, **annotations)
+    check_video(video, where=str(folder))
+    return video
+
+
+class VideoDataset(VideoFrames):
+    """Reader of a dataset folder: indexing gives :class:`FrameRecord` s, frames numbered 0..N-1
+    video after video (see :class:`handkit.data.splits.VideoFrames`).
+
+    Args:
+        root: the dataset folder (holding ``index.json``).
+        split: "train", "val", "test", or None for every video.
+    """
+
+    def __init__(self, root: str | Path, split: str | None = None):
+        if split is not None and split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+        self.root = Path(root)
+        self.index = read_index(self.root)
+        self.image_size = tuple(self.index["image_size"])
+        chosen = [v for v in self.index["videos"] if split is None or v["split"] == split]
+        super().__init__(
+            {v["id"]: np.ones(v["num_frames"], bool) for v in chosen},
+            label_every=self.index["label_every"],
+        )
+        self._cache: dict[str, VideoArrays] = {}
+
+    def video(self, video_id: str) -> VideoArrays:
+        """Whole-video arrays (frames memory-mapped), checked against ``index.json``."""
+        if video_id not in self._cache:
+            self.video_indices(video_id)  # KeyError for unknown ids
+            video = read_video(self.root / "videos" / video_id)
+            where = self.root / "videos" / video_id
+            expected_t = len(self.video_indices(video_id))
+            if video.frames.shape[:3] != (expected_t, *self.image_size):
+                raise ValueError(
+                    f"{where}: index.json expects frames (T, H, W) = "
+                    f"{(expected_t, *self.image_size)}, "
+                    f"found {video.frames.shape[:3]}"
+                )
+            if not np.array_equal(video.labelled, labelled_mask(expected_t, self.label_every)):
+                raise ValueError(
+                    f"{where}: labelled mask is not frames 0, K, 2K, ..., T-1 "
+                    f"for K = {self.label_every}"
+                )
+            self._cache[video_id] = video
+        return self._cache[video_id]
+
+    def _read(self, video_id: str, frame_index: int, labelled: bool) -> FrameRecord:
+        v = self.video(video_id)
+        return FrameRecord(
+            image=np.array(v.frames[frame_index]),
+            K=v.K[frame_index],
+            root=v.root[frame_index],
+            theta=v.theta[frame_index],
+            beta=v.beta[frame_index],
+            joints=v.joints[frame_index],
+            joint_valid=np.ones(21, bool),
+            labelled=labelled,
+            video_id=video_id,
+            frame_index=frame_index,
+            mask=v.mask[frame_index],
+        )

@@ -1,0 +1,243 @@
+"""Tests for handkit.data.synthetic (generator, CLI) and handkit.data.video_format (reader)."""
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import roma
+import torch
+
+from handkit.data import synthetic, video_format
+from handkit.data.pairs import labelled_mask
+from handkit.data.record import FrameRecord
+from handkit.mano.layer import ManoLayer
+
+SMALL = dict(num_videos=3, num_frames=20, size=24, seed=5, label_every=8, show_progress=False)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return synthetic.generate_dataset(tmp_path_factory.mktemp("synth") / "set", **SMALL)
+
+
+@pytest.fixture(scope="module")
+def layer() -> ManoLayer:
+    return ManoLayer(use_pca=False, flat_hand_mean=True, center_idx=0, dtype=torch.float64)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+def test_reader_gives_records_with_labels_on_the_grid(dataset):
+    data = video_format.VideoDataset(dataset)
+    assert len(data) == 60 and data.video_ids == ("synth_000", "synth_001", "synth_002")
+    record = data[9]
+    assert isinstance(record, FrameRecord)
+    assert record.image.shape == (24, 24, 3) and record.image.dtype == np.uint8
+    assert (
+        record.theta.shape == (48,)
+        and record.joints.shape == (21, 3)
+        and record.mask.shape == (24, 24)
+    )
+    assert (record.video_id, record.frame_index) == ("synth_000", 9)
+    labelled = [r.frame_index for r in data.iter_video("synth_001") if r.labelled]
+    assert labelled == [0, 8, 16, 19]
+    splits = {s: video_format.VideoDataset(dataset, s).video_ids for s in ("train", "val", "test")}
+    assert splits == {"train": ("synth_000",), "val": ("synth_001",), "test": ("synth_002",)}
+
+
+def test_ground_truth_follows_the_record_conventions(dataset, layer):
+    video = video_format.VideoDataset(dataset).video("synth_002")
+    _, joints = layer(torch.from_numpy(video.theta), torch.from_numpy(video.beta))
+    np.testing.assert_allclose(joints.numpy() + video.root[:, None], video.joints, atol=1e-9)
+    np.testing.assert_allclose(video.root, video.joints[:, 0])  # root = wrist
+    assert np.all(video.beta == video.beta[0])  # one shape per video
+    K = video.K[0]
+    assert K[0, 2] == K[1, 2] == (24 - 1) / 2 and K[0, 0] == K[1, 1]
+    uvw = video.joints @ K.T  # (T, 21, 3)
+    centre_uv = (uvw[..., :2] / uvw[..., 2:]).mean(1)  # (T, 2)
+    assert np.all(np.abs(centre_uv - K[:2, 2]) < 0.5 * 24)  # the hand stays in view
+    depth = video.joints.mean(1)[:, 2]
+    assert np.all((depth > 300) & (depth < 700))
+
+
+def test_mask_is_the_visible_hand(dataset, layer):
+    video = video_format.VideoDataset(dataset).video("synth_000")
+    assert video.mask.any((1, 2)).all()
+    verts, _ = layer(torch.from_numpy(video.theta), torch.from_numpy(video.beta))
+    verts = verts.numpy() + video.root[:, None]
+    uvw = verts @ video.K[0].T
+    uv = uvw[..., :2] / uvw[..., 2:]  # (T, V, 2)
+    for t in range(len(uv)):
+        rows, cols = np.nonzero(video.mask[t])
+        assert cols.min() >= uv[t, :, 0].min() - 1 and cols.max() <= uv[t, :, 0].max() + 1
+        assert rows.min() >= uv[t, :, 1].min() - 1 and rows.max() <= uv[t, :, 1].max() + 1
+
+
+def test_motion_is_smooth(dataset):
+    video = video_format.VideoDataset(dataset).video("synth_001")
+    step_mm = np.linalg.norm(np.diff(video.joints, axis=0), axis=-1).max()
+    assert step_mm < 25.0
+    rot = roma.rotvec_to_rotmat(torch.from_numpy(video.theta[:, :3]))
+    step_rad = roma.rotmat_geodesic_distance(rot[1:], rot[:-1]).max()
+    assert step_rad < 0.15
+    assert np.abs(np.diff(video.theta[:, 3:], axis=0)).max() < 0.3
+
+
+def test_smoothstep_keys_pass_through_keys_and_stay_in_range():
+    keys = np.array([[0.0, 1.0], [2.0, -1.0], [1.0, 0.5]])
+    frames = np.array([0, 10, 25])
+    path = synthetic.interpolate_keys(keys, frames, 26)
+    np.testing.assert_allclose(path[frames], keys)
+    assert np.all(path.min(0) >= keys.min(0)) and np.all(path.max(0) <= keys.max(0))
+    rotvecs = torch.randn(3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    rotations = roma.rotvec_to_rotmat(rotvecs).numpy()
+    slerped = synthetic.slerp_keys(rotations, frames, 26)
+    np.testing.assert_allclose(slerped[frames], rotations, atol=1e-9)
+    np.testing.assert_allclose(
+        slerped @ slerped.transpose(0, 2, 1), np.broadcast_to(np.eye(3), slerped.shape), atol=1e-9
+    )
+
+
+def test_facing_rotation_points_fingers_up_and_palm_to_the_camera(layer):
+    rest = layer(torch.zeros(1, 48, dtype=torch.float64))[1][0].numpy()
+    for palm_to_camera, z in ((True, -1.0), (False, 1.0)):
+        R = synthetic.facing_rotation(rest, palm_to_camera=palm_to_camera)
+        np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+        assert np.linalg.det(R) == pytest.approx(1.0)
+        up = R @ (rest[9] - rest[0])
+        np.testing.assert_allclose(up / np.linalg.norm(up), [0, -1, 0], atol=1e-12)
+        palm = R @ np.cross(rest[5] - rest[0], rest[17] - rest[0])
+        assert (
+            z * palm[2] / np.linalg.norm(palm) > 0.9
+        )  # palm normal towards (-z) or away from the camera
+
+
+def test_occluders_cover_frames_and_leave_the_mask(layer):
+    params = synthetic.SynthParams(occluder_prob=1.0)
+    alpha, colour = synthetic.occluder_layers(np.random.default_rng(0), 60, 32, params)
+    assert alpha.max() == 1.0 and (alpha.max((1, 2)) == 0).any()  # covers some frames, not all
+    video = synthetic.make_video(3, 0, 60, 32, 16, layer, params)
+    assert video.occluded.any()
+    clean = synthetic.make_video(3, 0, 60, 32, 16, layer, synthetic.SynthParams(occluder_prob=0.0))
+    assert (video.mask <= clean.mask).all() and (video.mask.sum() < clean.mask.sum())
+    assert not clean.occluded.any()
+
+
+def test_same_seed_same_bytes_other_seed_other_frames(dataset, tmp_path):
+    again = synthetic.generate_dataset(tmp_path / "again", **SMALL)
+    assert _files(again) == _files(dataset)
+    other = synthetic.generate_dataset(tmp_path / "other", **{**SMALL, "seed": 6, "num_videos": 1})
+    a = np.load(dataset / "videos/synth_000/frames.npy")
+    b = np.load(other / "videos/synth_000/frames.npy")
+    assert not np.array_equal(a, b)
+    with zipfile.ZipFile(dataset / "videos/synth_000/annotations.npz") as archive:
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_refuses_to_overwrite_and_leaves_nothing_on_failure(dataset, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty"):
+        synthetic.generate_dataset(out, **SMALL)
+    with pytest.raises(ValueError, match="holds no index.json"):
+        synthetic.generate_dataset(out, **SMALL, force=True)
+    assert (out / "notes.txt").read_text() == "mine"
+
+    def broken_write(folder, video):
+        if folder.name == "synth_001":
+            raise RuntimeError("disk full")
+        return original(folder, video)
+
+    original = synthetic.write_video
+    monkeypatch.setattr(synthetic, "write_video", broken_write)
+    with pytest.raises(RuntimeError, match="disk full"):
+        synthetic.generate_dataset(tmp_path / "failed", **SMALL)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_force_replaces_a_data_set(tmp_path):
+    out = synthetic.generate_dataset(
+        tmp_path / "set", **{**SMALL, "num_videos": 1, "num_frames": 4}
+    )
+    synthetic.generate_dataset(out, **{**SMALL, "num_videos": 2, "num_frames": 4}, force=True)
+    assert [v["id"] for v in video_format.read_index(out)["videos"]] == ["synth_000", "synth_001"]
+
+
+def test_cli(tmp_path, capsys):
+    args = [
+        "--out",
+        str(tmp_path / "cli"),
+        "--videos",
+        "1",
+        "--frames",
+        "5",
+        "--size",
+        "16",
+        "--seed",
+        "0",
+        "--label-every",
+        "2",
+    ]
+    assert synthetic.main(args) == 0
+    index = json.loads((tmp_path / "cli" / "index.json").read_text())
+    assert index["label_every"] == 2 and index["image_size"] == [16, 16]
+    assert index["generator"]["seed"] == 0 and len(index["generator"]["mano_model_sha256"]) == 64
+    assert synthetic.main(args) == 2  # not empty, no --force
+    assert "not empty" in capsys.readouterr().err
+    assert synthetic.main(args[:-2] + ["--label-every", "0"]) == 2
+
+
+def test_reader_errors_name_the_file(dataset, tmp_path):
+    broken = tmp_path / "broken"
+    folder = broken / "videos" / "synth_000"
+    folder.mkdir(parents=True)
+    (broken / "index.json").write_text((dataset / "index.json").read_text())
+    with pytest.raises(ValueError, match="frames.npy"):
+        video_format.VideoDataset(broken)[0]
+    video = video_format.read_video(dataset / "videos" / "synth_000")
+    bad = video_format.VideoArrays(
+        **{**video.annotations(), "frames": np.array(video.frames), "theta": video.theta[:, :45]}
+    )
+    with pytest.raises(
+        ValueError, match=r"theta must be float64 \(20, 48\), found float64 \(20, 45\)"
+    ):
+        video_format.write_video(folder, bad)
+    np.save(folder / "frames.npy", np.array(video.frames))
+    video_format.write_npz(
+        folder / "annotations.npz", {**video.annotations(), "joints": video.joints[:, :20]}
+    )
+    with pytest.raises(ValueError, match=r"synth_000: joints must be float64 \(20, 21, 3\)"):
+        video_format.read_video(folder)
+    (broken / "index.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ValueError, match="expected format 'handkit-videos'"):
+        video_format.read_index(broken)
+    with pytest.raises(ValueError, match="no such file"):
+        video_format.read_index(tmp_path / "nowhere")
+
+
+def test_reader_checks_the_labelled_grid(dataset, tmp_path):
+    copy = tmp_path / "copy"
+    for name, data in _files(dataset).items():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_bytes(data)
+    video = video_format.read_video(copy / "videos" / "synth_000")
+    wrong = labelled_mask(20, 4)
+    video_format.write_npz(
+        copy / "videos/synth_000/annotations.npz", {**video.annotations(), "labelled": wrong}
+    )
+    with pytest.raises(ValueError, match="labelled mask"):
+        video_format.VideoDataset(copy).video("synth_000")
+
+
+def test_default_dataset_path_holds_the_sample_set():
+    path = synthetic.default_dataset_path()
+    data = video_format.VideoDataset(path)
+    assert {v["split"] for v in data.index["videos"]} == {"train", "val", "test"}
+    assert data.index["label_every"] >= 1 and len(data) > 0
