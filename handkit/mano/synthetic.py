@@ -7,8 +7,8 @@ hand is its mirror image (x -> -x). It is *not* MANO: it is a stand-in with the 
 
 Rest pose (metres): the hand is flat, fingers point along -x, the back of the hand faces +y
 (palm faces -y), the thumb is on the +z side; the wrist joint is near x = +0.088 and the
-middle-finger knuckle near the origin. Palm about 85 mm long and 80 mm wide at the knuckles,
-middle finger 93 mm from knuckle to tip.
+middle-finger knuckle near the origin. Wrist joint to middle knuckle 88 mm, palm about 75 mm
+wide at the knuckles and 34 mm thick, middle finger 93 mm from knuckle joint to tip.
 
 How it is built:
 - mesh: a palm tube opened at the wrist, splitting into four finger tubes and webs at the
