@@ -13,6 +13,7 @@ from handkit.data import synthetic, video_format
 from handkit.data.pairs import labelled_mask
 from handkit.data.record import FrameRecord
 from handkit.mano.layer import ManoLayer
+from handkit.mano.synthetic import load_synthetic_model
 
 SMALL = dict(num_videos=3, num_frames=20, size=24, seed=5, label_every=8, show_progress=False)
 
@@ -236,8 +237,11 @@ def test_reader_checks_the_labelled_grid(dataset, tmp_path):
         video_format.VideoDataset(copy).video("synth_000")
 
 
-def test_default_dataset_path_holds_the_sample_set():
+def test_default_dataset_path_holds_the_sample_set_made_with_the_shipped_hand():
     path = synthetic.default_dataset_path()
     data = video_format.VideoDataset(path)
     assert {v["split"] for v in data.index["videos"]} == {"train", "val", "test"}
     assert data.index["label_every"] >= 1 and len(data) > 0
+    shipped = ManoLayer(model=load_synthetic_model("right"))
+    # Fails when the synthetic hand changed: regenerate (command in data_samples/README.md).
+    assert data.index["generator"]["mano_model_sha256"] == synthetic.model_digest(shipped)

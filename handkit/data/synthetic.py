@@ -74,7 +74,7 @@ class SynthParams:
     roll_deg: float = 50.0
     yaw_deg: float = 60.0
     pitch_deg: float = 35.0
-    occluder_prob: float = 0.5
+    occluder_prob: float = 0.7
     supersample: int = 2
 
 
@@ -196,7 +196,7 @@ def sample_motion(
 def occluder_layers(
     rng: np.random.Generator, num_frames: int, size: int, params: SynthParams
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Coloured blobs (ellipses) and bars sliding across windows of frames.
+    """Coloured blobs (ellipses) and bars sliding across the image centre for a few frames each.
 
     Returns:
         alpha (T, S, S) float32 coverage in [0, 1] (soft 1-pixel edges) and colour (T, S, S, 3).
@@ -210,7 +210,9 @@ def occluder_layers(
         length = int(rng.integers(15, 61))
         start = int(rng.integers(0, max(num_frames - length, 1)))
         frames = np.arange(start, min(start + length, num_frames))
-        path = rng.uniform(-0.2, 1.2, size=(2, 2)) * size  # centre moves p0 -> p1
+        p0 = rng.uniform(-0.1, 1.1, size=2) * size
+        p1 = (size - 1) - p0 + rng.uniform(-0.25, 0.25, size=2) * size  # across the middle
+        path = np.stack([p0, p1])  # the occluder's centre slides p0 -> p1
         half = rng.uniform(0.08, 0.2, size=2) * size  # half axes
         turn, is_bar, rgb = rng.uniform(0, np.pi), rng.random() < 0.5, rng.random(3)
         for k, f in enumerate(frames):
