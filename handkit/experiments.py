@@ -251,7 +251,9 @@ def execute_in_place(
             notebook,
             kernel_name=kernel,
             record_timing=False,
-            store_widget_state=False,
+            # True: nbclient's Output-widget hook fails without its state (KeyError);
+            # the state is dropped below before saving.
+            store_widget_state=True,
             resources={"metadata": {"path": str(path.resolve().parent)}},
         )
         try:
@@ -261,6 +263,7 @@ def execute_in_place(
                 f"{path.name} failed at {_describe_failed_cell(notebook)}: {error.ename}: "
                 f"{error.evalue}\n{path} was left unchanged"
             ) from error
+        notebook.metadata.pop("widgets", None)
         nbformat.write(notebook, path)
         if log:
             log(f"{prefix} saved in {time.perf_counter() - start:.1f} s")
