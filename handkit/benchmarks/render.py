@@ -10,6 +10,7 @@ Target: >= 100 frames/s at 128 x 128 (no supersampling) on 2 cores.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -112,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         torch.set_num_threads(previous)
     print(format_table(rows, args.size))
+    load, cores = os.getloadavg()[0], os.cpu_count()
+    print(f"machine load (1 min average) {load:.2f} on {cores} cores; busy machines slow the")
+    print("2-thread runs most (each parallel step waits for both threads)")
     best = max((r["ss1"] for r in rows if r["threads"] == 2), default=None)
     if best is not None:
         print(
