@@ -162,6 +162,16 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_s
         image_size: (H, W) pixels.
     Returns:
         :class:`Fragments` with (B, H, W) face ids, barycentrics and depth.
+
+    Example (corners project to (2.5, 2.5), (6.5, 2.5), (4.5, 6.5)):
+
+    >>> verts = torch.tensor([[[-1.0, -1.0, 8.0], [1.0, -1.0, 8.0], [0.0, 1.0, 8.0]]])
+    >>> K = torch.tensor([[16.0, 0.0, 4.5], [0.0, 16.0, 4.5], [0.0, 0.0, 1.0]])
+    >>> frags = rasterize(verts, torch.tensor([[0, 1, 2]]), K, (8, 8))
+    >>> (frags.face_id[0] + 1).tolist()[3:6]  # rows 3-5 (the others are empty)
+    [[0, 0, 0, 1, 1, 1, 1, 0], [0, 0, 0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1, 0, 0]]
+    >>> int((frags.face_id >= 0).sum())
+    8
     """
     K, (H, W) = _check_inputs(verts, faces, K, image_size)
     B, n_faces = verts.shape[0], faces.shape[0]
@@ -304,7 +314,8 @@ def render_mesh(
 
     With ``supersample = s > 1`` the image is rendered at s times the size and averaged
     down (anti-aliasing); the mask is then "at least half the sub-pixels covered" and the
-    depth the nearest sub-pixel depth.
+    depth the nearest sub-pixel depth. Large batches are rasterised a few images at a time
+    (:data:`PIXELS_PER_CHUNK`), which keeps the work arrays in cache.
 
     Args:
         verts: (B, V, 3) camera-space vertices, mm.
