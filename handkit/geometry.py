@@ -22,7 +22,7 @@ def intrinsics(
     Returns:
         (3, 3) [[f, 0, cx], [0, f, cy], [0, 0, 1]].
 
-    >>> intrinsics(128, fov_deg=90.0)[0, 0].item()
+    >>> round(intrinsics(128, fov_deg=90.0)[0, 0].item(), 6)
     64.0
     """
     width, height = (image_size, image_size) if isinstance(image_size, int) else image_size

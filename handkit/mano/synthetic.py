@@ -184,7 +184,11 @@ def named_hand_pose(name: str, side: str = "right") -> np.ndarray:
 
 
 def _stored_arrays(model: ManoModel) -> dict[str, np.ndarray]:
-    """The arrays as stored: floats as float32, faces as uint16, parents as int8."""
+    """The arrays as stored: floats as float32, faces as uint16, parents as int8.
+
+    Floats are first rounded to 1e-10 so that last-bit differences of the float64 build (e.g.
+    BLAS summing in another order with another thread count) cannot change the stored bytes.
+    """
     stored = {}
     for name, value in model.arrays().items():
         if name == "faces":
@@ -192,7 +196,7 @@ def _stored_arrays(model: ManoModel) -> dict[str, np.ndarray]:
         elif name == "parents":
             stored[name] = value.astype(np.int8)
         else:
-            stored[name] = value.astype(np.float32)
+            stored[name] = (np.round(value, 10) + 0.0).astype(np.float32)  # + 0.0: no -0.0
     return stored
 
 
