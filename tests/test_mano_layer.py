@@ -12,6 +12,7 @@ from handkit.mano import lbs
 from handkit.mano.layer import ManoLayer
 from handkit.mano.manopth_compat import make_manopth_layer, manopth_available
 from handkit.mano.model import MANO_PARENTS, MANO_TO_OUTPUT_ORDER
+from handkit.mano.synthetic import load_synthetic_model
 from tests.random_mano import random_model
 
 
@@ -221,13 +222,13 @@ def test_model_side_must_match(model):
 
 @pytest.mark.skipif(not manopth_available(), reason="manopth is not installed (optional)")
 @pytest.mark.parametrize(
-    "side,use_pca,ncomps,flat_hand_mean,center_idx",
-    [(s, p, n, f, c) for s, (p, n), f, c in itertools.product(
-        ("right", "left"), ((True, 1), (True, 6), (True, 30), (True, 45), (False, 45)),
-        (True, False), (None, 9))],
+    "kind,side,use_pca,ncomps,flat_hand_mean,center_idx",
+    [(k, s, p, n, f, c) for k, s, (p, n), f, c in itertools.product(
+        ("random", "synthetic"), ("right", "left"),
+        ((True, 1), (True, 6), (True, 30), (True, 45), (False, 45)), (True, False), (None, 9))],
 )
-def test_matches_manopth(side, use_pca, ncomps, flat_hand_mean, center_idx):
-    model = random_model(seed=5, side=side)
+def test_matches_manopth(kind, side, use_pca, ncomps, flat_hand_mean, center_idx):
+    model = random_model(seed=5, side=side) if kind == "random" else load_synthetic_model(side)
     options = dict(use_pca=use_pca, ncomps=ncomps, flat_hand_mean=flat_hand_mean,
                    center_idx=center_idx)
     ours = ManoLayer(model=model, side=side, **options)
