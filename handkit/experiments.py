@@ -101,7 +101,8 @@ def _installed_kernel_spec(kernel: str):
         raise NotebookRunError(
             f"Jupyter kernel {kernel!r} is not installed for this Python ({sys.executable}). "
             f"`make run` registers the 'handkit' kernel; by hand: {sys.executable} -m ipykernel "
-            f"install --sys-prefix --name handkit. Or run in this Python: --current-env."
+            f"install --sys-prefix --name handkit. Or use this Python instead: kernel=None "
+            f"(--current-env on the command line)."
         ) from None
 
 
@@ -161,6 +162,7 @@ def run_notebooks(
         notebook stem (``"01_mano_basics"``) -> the dict its JSON file holds.
 
     Raises:
+        FileNotFoundError: a notebook does not exist.
         ValueError: a notebook lacks ``out_json`` or a parameter is unknown to it.
         NotebookRunError: a kernel is missing, a cell raised, or a notebook wrote no JSON.
     """
@@ -178,6 +180,7 @@ def run_notebooks(
     for index, notebook in enumerate(notebooks, start=1):
         executed = out_dir / notebook.name
         json_path = out_dir / f"{notebook.stem}.json"
+        json_path.unlink(missing_ok=True)  # a file from an earlier run must not pass for this one
         prefix = f"[{index}/{len(notebooks)}] {notebook.name}"
         if log:
             log(f"{prefix} ...")
@@ -231,6 +234,7 @@ def execute_in_place(
         log: called with one line of progress per notebook (e.g. ``print``).
 
     Raises:
+        FileNotFoundError: a notebook does not exist.
         NotebookRunError: the kernel is missing or a cell raised.
     """
     notebooks = [Path(nb) for nb in notebooks]

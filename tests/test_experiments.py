@@ -72,6 +72,8 @@ def test_failing_cell_is_reported_with_notebook_and_cell(tmp_path):
 @pytest.mark.notebook
 def test_notebook_that_writes_no_json_is_an_error(tmp_path):
     nb = make_notebook(tmp_path / "silent.ipynb", "y = scale")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "silent.json").write_text("{}")  # left by an earlier run: must not count
     expected = r"silent\.ipynb ran but did not write .*silent\.json"
     with pytest.raises(NotebookRunError, match=expected):
         run_notebooks([nb], tmp_path / "out", kernel=None)
