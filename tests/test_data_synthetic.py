@@ -134,8 +134,8 @@ def test_same_seed_same_bytes_other_seed_other_frames(dataset, tmp_path):
     again = synthetic.generate_dataset(tmp_path / "again", **SMALL)
     assert _files(again) == _files(dataset)
     other = synthetic.generate_dataset(tmp_path / "other", **{**SMALL, "seed": 6, "num_videos": 1})
-    a = np.load(dataset / "videos/synth_000/frames.npy")
-    b = np.load(other / "videos/synth_000/frames.npy")
+    a = np.load(dataset / "videos/synth_000/frames.npz")["frames"]
+    b = np.load(other / "videos/synth_000/frames.npz")["frames"]
     assert not np.array_equal(a, b)
     with zipfile.ZipFile(dataset / "videos/synth_000/annotations.npz") as archive:
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
@@ -200,7 +200,7 @@ def test_reader_errors_name_the_file(dataset, tmp_path):
     folder = broken / "videos" / "synth_000"
     folder.mkdir(parents=True)
     (broken / "index.json").write_text((dataset / "index.json").read_text())
-    with pytest.raises(ValueError, match="frames.npy"):
+    with pytest.raises(ValueError, match="frames.npz"):
         video_format.VideoDataset(broken)[0]
     video = video_format.read_video(dataset / "videos" / "synth_000")
     bad = video_format.VideoArrays(
@@ -210,10 +210,13 @@ def test_reader_errors_name_the_file(dataset, tmp_path):
         ValueError, match=r"theta must be float64 \(20, 48\), found float64 \(20, 45\)"
     ):
         video_format.write_video(folder, bad)
-    np.save(folder / "frames.npy", np.array(video.frames))
     video_format.write_npz(
         folder / "annotations.npz", {**video.annotations(), "joints": video.joints[:, :20]}
     )
+    video_format.write_npz(folder / "frames.npz", {"pixels": np.array(video.frames)})
+    with pytest.raises(ValueError, match=r"frames.npz: expected an array 'frames'"):
+        video_format.read_video(folder)
+    video_format.write_npz(folder / "frames.npz", {"frames": np.array(video.frames)})
     with pytest.raises(ValueError, match=r"synth_000: joints must be float64 \(20, 21, 3\)"):
         video_format.read_video(folder)
     (broken / "index.json").write_text(json.dumps({"format": "other"}))

@@ -3,7 +3,7 @@
 Layout of a dataset folder::
 
     index.json                        what is in the set (see below)
-    videos/<video_id>/frames.npy      (T, H, W, 3) uint8 RGB, memory-mappable
+    videos/<video_id>/frames.npz      one array ``frames`` (T, H, W, 3) uint8 RGB, compressed
     videos/<video_id>/annotations.npz the arrays of :data:`ANNOTATION_SHAPES`, one row per frame
 
 ``index.json`` holds ``format`` (= :data:`FORMAT_NAME`), ``format_version``, ``image_size``
@@ -12,7 +12,8 @@ Layout of a dataset folder::
 ``labelled`` marks S_V = {0, K, 2K, ..., T - 1}, the frames whose labels may be used for
 training (the others are kept for evaluation only).
 
-Files are written deterministically (zip entries with a fixed date, keys in a fixed order) so a
+Frames are compressed (about 3x smaller than raw for the sample set, so it stays small in git)
+and decompressed a whole video at a time. Files are written deterministically (zip entries with a fixed date, keys in a fixed order) so a
 seeded generator gives identical bytes. Conventions: :mod:`handkit.data.record`.
 Introduced in ``notebooks/02_sparse_videos.ipynb``.
 """
@@ -32,9 +33,9 @@ from handkit.data.record import FrameRecord
 from handkit.data.splits import SPLITS, VideoFrames
 
 FORMAT_NAME = "handkit-videos"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 INDEX_FILE = "index.json"
-FRAMES_FILE = "frames.npy"
+FRAMES_FILE = "frames.npz"
 ANNOTATIONS_FILE = "annotations.npz"
 
 #: Per-frame annotation arrays: trailing shape and dtype (T is the first axis of each).
@@ -55,7 +56,7 @@ class VideoArrays:
     """One whole video.
 
     Attributes:
-        frames: (T, H, W, 3) uint8 (a read-only memory map when read from disk).
+        frames: (T, H, W, 3) uint8.
         root: (T, 3) wrist position, camera space, mm.
         theta: (T, 48) absolute axis-angle pose.
         beta: (T, 10) shape (the same row for every frame of a synthetic video).
@@ -119,7 +120,7 @@ def write_video(folder: Path, video: VideoArrays) -> None:
     """Write one video's ``frames.npy`` and ``annotations.npz`` into ``folder`` (created)."""
     check_video(video, where=str(folder))
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / FRAMES_FILE).write_bytes(_npy_bytes(video.frames))
+    write_npz(folder / FRAMES_FILE, {"frames": video.frames})
     write_npz(folder / ANNOTATIONS_FILE, video.annotations())
 
 
@@ -164,13 +165,13 @@ def read_index(root: str | Path) -> dict:
     return index
 
 
-def read_video(folder: str | Path, *, mmap: bool = True) -> VideoArrays:
-    """Read one video folder (frames memory-mapped unless ``mmap=False``) and check it."""
+def read_video(folder: str | Path) -> VideoArrays:
+    """Read one video folder (frames decompressed) and check it."""
     folder = Path(folder)
     for name in (FRAMES_FILE, ANNOTATIONS_FILE):
         if not (folder / name).is_file():
             raise ValueError(f"expected {folder / name}, found no such file")
-    frames = np.load(folder / FRAMES_FILE, mmap_mode="r" if mmap else None, allow_pickle=False)
+    frames = _load_array(folder / FRAMES_FILE, "frames")
     with np.load(folder / ANNOTATIONS_FILE, allow_pickle=False) as archive:
         missing = [k for k in ANNOTATION_SHAPES if k not in archive.files]
         if missing:
@@ -182,6 +183,14 @@ def read_video(folder: str | Path, *, mmap: bool = True) -> VideoArrays:
     video = VideoArrays(frames=frames, **annotations)
     check_video(video, where=str(folder))
     return video
+
+
+def _load_array(path: Path, name: str) -> np.ndarray:
+    """The array ``name`` of an .npz archive, with an error naming the file if it is absent."""
+    with np.load(path, allow_pickle=False) as archive:
+        if name not in archive.files:
+            raise ValueError(f"{path}: expected an array {name!r}, found {sorted(archive.files)}")
+        return archive[name]
 
 
 class VideoDataset(VideoFrames):
@@ -207,7 +216,7 @@ class VideoDataset(VideoFrames):
         self._cache: dict[str, VideoArrays] = {}
 
     def video(self, video_id: str) -> VideoArrays:
-        """Whole-video arrays (frames memory-mapped), checked against ``index.json``."""
+        """Whole-video arrays (read once, then cached), checked against ``index.json``."""
         if video_id not in self._cache:
             self.video_indices(video_id)  # KeyError for unknown ids
             video = read_video(self.root / "videos" / video_id)
