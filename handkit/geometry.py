@@ -1,7 +1,9 @@
 """Camera geometry: intrinsics, placing a hand at its root, projecting to pixels.
 
 Conventions (see ``handkit.data.record``): camera x right, y down, z forward; millimetres;
-pixel (u, v) = (fx x / z + cx, fy y / z + cy). Introduced in ``notebooks/01_mano_basics.ipynb``.
+pixel (u, v) = (fx x / z + cx, fy y / z + cy), with pixel centres at integer (u, v) (the same
+convention as ``handkit.render`` and ``handkit.data.crop``), so a W-pixel-wide image spans
+u in [-0.5, W - 0.5] and its centre is (W - 1) / 2. Introduced in ``notebooks/01_mano_basics.ipynb``.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import torch
 def intrinsics(
     image_size: int | tuple[int, int], *, fov_deg: float = 40.0, dtype: torch.dtype = torch.float64
 ) -> torch.Tensor:
-    """Pinhole intrinsics K (3, 3) for a square-pixel camera with the principal point centred.
+    """Pinhole intrinsics K (3, 3) for a square-pixel camera with the principal point centred
+    at ((W - 1) / 2, (H - 1) / 2).
 
     Args:
         image_size: width = height, or (width, height), in pixels.
         fov_deg: horizontal field of view in degrees.
     Returns:
-        (3, 3) [[f, 0, cx], [0, f, cy], [0, 0, 1]].
+        (3, 3) [[f, 0, cx], [0, f, cy], [0, 0, 1]], f = (W / 2) / tan(fov / 2).
 
     >>> round(intrinsics(128, fov_deg=90.0)[0, 0].item(), 6)
     64.0
@@ -31,7 +34,8 @@ def intrinsics(
             f"image_size must be positive and fov_deg in (0, 180), got {image_size}, {fov_deg}"
         )
     focal = (width / 2) / math.tan(math.radians(fov_deg) / 2)
-    return torch.tensor([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=dtype)
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    return torch.tensor([[focal, 0, cx], [0, focal, cy], [0, 0, 1]], dtype=dtype)
 
 
 def project_points(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,7 @@ from handkit.geometry import intrinsics, place_at_root, project_points
 def test_intrinsics_focal_from_field_of_view():
     K = intrinsics((200, 100), fov_deg=90.0)
     assert K[0, 0] == pytest.approx(100.0) and K[1, 1] == pytest.approx(100.0)
-    assert K[0, 2] == 100.0 and K[1, 2] == 50.0 and K[2, 2] == 1.0
+    assert K[0, 2] == 99.5 and K[1, 2] == 49.5 and K[2, 2] == 1.0  # pixel centres at integers
     with pytest.raises(ValueError, match="fov_deg"):
         intrinsics(64, fov_deg=180.0)
 
@@ -19,8 +19,8 @@ def test_projection_of_known_points():
     focal = 64 / math.tan(math.radians(30))
     points = torch.tensor([[[0.0, 0.0, 500.0], [100.0, -50.0, 500.0]]], dtype=torch.float64)
     uv = project_points(points, K)
-    assert torch.allclose(uv[0, 0], torch.tensor([64.0, 64.0], dtype=torch.float64))
-    expected = torch.tensor([64 + focal * 0.2, 64 - focal * 0.1], dtype=torch.float64)
+    assert torch.allclose(uv[0, 0], torch.tensor([63.5, 63.5], dtype=torch.float64))
+    expected = torch.tensor([63.5 + focal * 0.2, 63.5 - focal * 0.1], dtype=torch.float64)
     assert torch.allclose(uv[0, 1], expected)
     # scaling a point along its ray does not move its projection
     assert torch.allclose(project_points(points * 3.0, K), uv)

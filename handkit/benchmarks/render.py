@@ -18,7 +18,8 @@ import numpy as np
 import torch
 
 from handkit import render
-from handkit.data.synthetic import SynthParams, intrinsics, sample_motion
+from handkit.data.synthetic import SynthParams, sample_motion
+from handkit.geometry import intrinsics
 from handkit.mano.layer import ManoLayer
 
 BATCH_SIZES = (1, 16, 64)
@@ -38,7 +39,7 @@ def hand_meshes(
             torch.from_numpy(motion["beta"])[None].expand(num, 10),
         )
     verts = verts + (torch.from_numpy(motion["centre"]) - joints.mean(1))[:, None]
-    return verts.float(), layer.faces, torch.from_numpy(intrinsics(size, params.fov_deg)).float()
+    return verts.float(), layer.faces, intrinsics(size, fov_deg=params.fov_deg).float()
 
 
 def frames_per_second(

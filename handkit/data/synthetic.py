@@ -38,6 +38,7 @@ from tqdm import tqdm
 from handkit import render
 from handkit.data.pairs import labelled_mask
 from handkit.data.video_format import INDEX_FILE, VideoArrays, make_index, write_index, write_video
+from handkit.geometry import intrinsics
 from handkit.mano.layer import ManoLayer
 from handkit.mano.model import ManoModel
 
@@ -76,13 +77,6 @@ class SynthParams:
     pitch_deg: float = 35.0
     occluder_prob: float = 0.7
     supersample: int = 2
-
-
-def intrinsics(size: int, fov_deg: float) -> np.ndarray:
-    """(3, 3) K of a square image of ``size`` pixels (pixel centres at integers: c = (S-1)/2)."""
-    focal = (size / 2) / math.tan(math.radians(fov_deg) / 2)
-    c = (size - 1) / 2
-    return np.array([[focal, 0.0, c], [0.0, focal, c], [0.0, 0.0, 1.0]])
 
 
 def smoothstep_keys(
@@ -255,7 +249,7 @@ def render_video(
     light = torch.tensor([0.0, 0.5, 1.0]) + 0.5 * (torch.rand(3, generator=generator) - 0.5)
     ambient = 0.3 + 0.2 * float(torch.rand((), generator=generator))
     background = render.random_backgrounds(1, (size, size), generator=generator)
-    K = torch.from_numpy(intrinsics(size, params.fov_deg))
+    K = intrinsics(size, fov_deg=params.fov_deg)
     verts_f32, K_f32 = verts.float(), K.float()  # rendering in float32 is faster
     frames, masks = [], []
     for start in range(0, T, RENDER_CHUNK):
