@@ -161,14 +161,22 @@ def test_kernel(tmp_path, monkeypatch):
 
 @pytest.mark.notebook
 def test_execute_in_place_saves_a_stable_executed_notebook(tmp_path, test_kernel):
-    nb = make_notebook(tmp_path / "nbs" / "tiny.ipynb", "print(2 * scale)", WRITE_JSON)
+    # an Output widget written to during execution: nbclient's hook for it needs widget state
+    widget = (
+        "import ipywidgets\nout = ipywidgets.Output()\nwith out:\n    print('inside')\n"
+        "ipywidgets.VBox([ipywidgets.IntSlider(), out])"
+    )
+    nb = make_notebook(tmp_path / "nbs" / "tiny.ipynb", "print(2 * scale)", WRITE_JSON, widget)
 
     execute_in_place([nb], test_kernel)
 
     executed = nbformat.read(nb, as_version=4)
     assert executed.metadata.kernelspec.name == "handkit-test"
-    assert [cell.execution_count for cell in executed.cells] == [1, 2, 3, 4]
+    assert "widgets" not in executed.metadata  # no widget state
+    assert [cell.execution_count for cell in executed.cells] == [1, 2, 3, 4, 5]
     assert executed.cells[2].outputs[0].text == "4\n"
+    view = executed.cells[4].outputs[0].data["application/vnd.jupyter.widget-view+json"]
+    assert view["model_id"] == f"{4:016x}{0:016x}"
     assert all("execution" not in cell.metadata for cell in executed.cells)  # no timestamps
     assert json.loads((nb.parent / "default.json").read_text())["doubled"] == 4
     first_bytes = nb.read_bytes()
