@@ -3,7 +3,8 @@
 Conventions (see ``handkit.data.record``): camera x right, y down, z forward; millimetres;
 pixel (u, v) = (fx x / z + cx, fy y / z + cy), with pixel centres at integer (u, v) (the same
 convention as ``handkit.render`` and ``handkit.data.crop``), so a W-pixel-wide image spans
-u in [-0.5, W - 0.5] and its centre is (W - 1) / 2. Introduced in ``notebooks/01_mano_basics.ipynb``.
+u in [-0.5, W - 0.5] and its centre is (W - 1) / 2.
+Introduced in ``notebooks/01_mano_basics.ipynb``.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def project_points(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     return homogeneous[..., :2] / homogeneous[..., 2:3]
 
 
-def place_at_root(points: torch.Tensor, root_point: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+def place_at_root(
+    points: torch.Tensor, root_point: torch.Tensor, root: torch.Tensor
+) -> torch.Tensor:
     """Translate points so that ``root_point`` lands on ``root`` (paper's r, camera space).
 
     Args:

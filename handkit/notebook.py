@@ -51,7 +51,7 @@ def _plain(value):
 
 
 def write_results(path: str | os.PathLike, results: dict) -> dict:
-    """Write a notebook's key results to ``path`` as JSON (atomically) and return what was written."""
+    """Write a notebook's key results to ``path`` as JSON (atomically); return what was written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     plain = _plain(results)

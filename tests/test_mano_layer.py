@@ -131,7 +131,8 @@ def test_rot6d_and_rotmat_modes_match_axis_angle(model):
     pose = torch.randn(2, 48, dtype=torch.float64) * 0.5
     rotmats = lbs.axis_angle_to_rotmat(pose.reshape(2, 16, 3))
     ref_v, ref_j = axis_layer(pose)
-    rotmat_layer = ManoLayer(model=model, use_pca=False, joint_rot_mode="rotmat", dtype=torch.float64)
+    rotmat_layer = ManoLayer(model=model, use_pca=False, joint_rot_mode="rotmat",
+                             dtype=torch.float64)
     v, j = rotmat_layer(rotmats)
     assert torch.allclose(v, ref_v, atol=1e-8) and torch.allclose(j, ref_j, atol=1e-8)
     rot6d = rotmats[:, 0, :, :2].transpose(1, 2).reshape(2, 6)  # first two columns
@@ -166,7 +167,8 @@ def test_rodrigues_is_a_rotation_and_matches_scipy(dtype):
 
 
 def test_rodrigues_gradcheck_including_zero():
-    axis_angle = torch.cat([torch.randn(4, 3, dtype=torch.float64), torch.zeros(1, 3, dtype=torch.float64)])
+    axis_angle = torch.cat([torch.randn(4, 3, dtype=torch.float64),
+                            torch.zeros(1, 3, dtype=torch.float64)])
     assert torch.autograd.gradcheck(lbs.axis_angle_to_rotmat, (axis_angle.requires_grad_(),))
 
 
@@ -189,7 +191,8 @@ def test_gradients_flow_to_pose_and_betas(model):
 
 @pytest.mark.parametrize(
     "kwargs,message",
-    [({"side": "middle"}, "side must be one of"), ({"ncomps": 0}, "ncomps must be an integer in 1..45"),
+    [({"side": "middle"}, "side must be one of"),
+     ({"ncomps": 0}, "ncomps must be an integer in 1..45"),
      ({"ncomps": 46}, "1..45"), ({"center_idx": 21}, "center_idx"),
      ({"root_rot_mode": "quat"}, "root_rot_mode"), ({"joint_rot_mode": "euler"}, "joint_rot_mode")],
 )

@@ -19,7 +19,8 @@ def test_write_results_rounds_and_converts(tmp_path):
     out = tmp_path / "deep" / "r.json"
     written = write_results(out, {"a": torch.tensor(1.234567), "b": np.float32(2.5), "c": [1, 2],
                                   "ok": True})
-    assert json.loads(out.read_text()) == written == {"a": 1.2346, "b": 2.5, "c": [1, 2], "ok": True}
+    expected = {"a": 1.2346, "b": 2.5, "c": [1, 2], "ok": True}
+    assert json.loads(out.read_text()) == written == expected
     assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
 
 

@@ -1,1 +1,3 @@
-"""Benchmarks: `python -m handkit bench <name>` prints figures; targets live here, not in unit tests."""
+"""Benchmarks: ``python -m handkit bench <name>`` prints figures.
+
+Speed targets live here, not in unit tests."""

@@ -40,7 +40,7 @@ def bench_batch(layers: dict, batch: int, repeats: int, rounds: int = 3) -> dict
     with torch.no_grad():
         for _ in range(rounds):
             for name, layer in layers.items():
-                times[name].append(time_call(lambda: layer(pose, betas), repeats))
+                times[name].append(time_call(lambda layer=layer: layer(pose, betas), repeats))
     return {name: statistics.median(values) for name, values in times.items()}
 
 

@@ -2,7 +2,8 @@
 
 Conventions (shared by all readers, the models and the metrics):
 
-* Camera frame: x right, y down, z forward (OpenCV style). Pixel (u, v) = (fx x/z + cx, fy y/z + cy).
+* Camera frame: x right, y down, z forward (OpenCV style).
+  Pixel (u, v) = (fx x/z + cx, fy y/z + cy), pixel centres at integer (u, v).
 * Lengths in millimetres.
 * The hand's root ``r`` (paper Sec. II-A) is the wrist joint (joint 0) in camera space, so that
   ``joints = ManoLayer(center_idx=0, use_pca=False, flat_hand_mean=True)(theta, beta)[1] + root``
@@ -32,7 +33,8 @@ class FrameRecord:
         joints: (21, 3) float64 camera-space joints, mm, handkit order.
         joint_valid: (21,) bool; False where the dataset has no valid annotation for a joint.
             Invalid joints must never enter a loss or a metric.
-        labelled: whether this frame's annotation may be used for training (frame 0, K, 2K, ..., last).
+        labelled: whether this frame's annotation may be used for training
+            (frames 0, K, 2K, ..., last).
         video_id: name of the video/sequence the frame belongs to.
         frame_index: 0-based position of the frame in its video.
         verts: optional (778, 3) float64 camera-space vertices, mm.

@@ -1,4 +1,5 @@
-"""The MANO hand model: arrays, safe loading of official files, the embedded synthetic model, the layer."""
+"""The MANO hand model: arrays, safe loading of official files, the embedded synthetic model,
+and the layer."""
 
 from handkit.mano.layer import ManoLayer, ManoSteps
 from handkit.mano.loading import MANO_ROOT_ENV, load_model

@@ -115,7 +115,8 @@ class ManoLayer(torch.nn.Module):
         num_verts = model.v_template.shape[0]
         shape_rows = model.shapedirs.reshape(num_verts * 3, -1).T  # (10, V*3)
         pose_rows = model.posedirs.reshape(num_verts * 3, -1).T  # (135, V*3)
-        joint_shapedirs = np.einsum("jv,vck->kjc", model.j_regressor, model.shapedirs)  # (10, 16, 3)
+        # (10, 16, 3): the regressor applied to each shape direction
+        joint_shapedirs = np.einsum("jv,vck->kjc", model.j_regressor, model.shapedirs)
         buf("v_template", model.v_template)
         buf("blend_dirs", np.concatenate([shape_rows, pose_rows], 0))  # (145, V*3)
         buf("joint_template", model.j_regressor @ model.v_template)  # (16, 3)
@@ -154,7 +155,8 @@ class ManoLayer(torch.nn.Module):
         finger_coeffs = pose_coeffs[:, self.rot:]  # (B, ncomps)
         if self.use_pca:
             finger_coeffs = finger_coeffs @ self.selected_comps  # (B, 45)
-        finger_rot = lbs.axis_angle_to_rotmat((finger_coeffs + self.hands_mean).reshape(batch, 15, 3))
+        finger_axis_angles = (finger_coeffs + self.hands_mean).reshape(batch, 15, 3)
+        finger_rot = lbs.axis_angle_to_rotmat(finger_axis_angles)  # (B, 15, 3, 3)
         if self.root_rot_mode == "axisang":
             root_rot = lbs.axis_angle_to_rotmat(pose_coeffs[:, :3])
         else:

@@ -3,10 +3,11 @@
 The steps, in order (each is one function here):
 
 1. ``axis_angle_to_rotmat``  theta (B, 16, 3) -> R (B, 16, 3, 3)                     (Rodrigues)
-2. ``pose_features``         R of joints 1-15 -> (R - I) flattened row-major, (B, 135)
+2. ``pose_features``         R of joints 1-15 -> (R - I) flattened row-major  -> (B, 135)
 3. ``blend_vertices``        template + shape blend (beta) + pose blend (R - I)   -> (B, V, 3)
 4. ``regress_rest_joints``   rest joints of the shaped hand                        -> (B, 16, 3)
-5. ``kinematic_chain``       global rotation and position of every joint           -> (B, 16, 3, 3), (B, 16, 3)
+5. ``kinematic_chain``       global rotation and position of every joint
+                                                          -> (B, 16, 3, 3), (B, 16, 3)
 6. ``skin_vertices``         linear blend skinning of the posed rest vertices      -> (B, V, 3)
 7. ``select_output_joints``  16 joints + 5 fingertip vertices, reordered           -> (B, 21, 3)
 
@@ -142,8 +143,9 @@ def _chain_plan(parents: tuple[int, ...]):
     """Per level: its joints, their parents' slots in the previous level; and the final order."""
     levels = kinematic_levels(parents)
     plan = []
-    for prev, joints in zip(levels, levels[1:]):
-        plan.append((joints, [parents[j] for j in joints], [prev.index(parents[j]) for j in joints]))
+    for prev, joints in zip(levels[:-1], levels[1:], strict=True):
+        slots = [prev.index(parents[j]) for j in joints]
+        plan.append((joints, [parents[j] for j in joints], slots))
     flat = [j for level in levels for j in level]
     order = [flat.index(j) for j in range(len(parents))]
     return levels[0], plan, order

@@ -1,4 +1,4 @@
-"""Choose the MANO model: the official files when pointed at them, else the embedded synthetic one."""
+"""Choose the MANO model: the official files when pointed at them, else the embedded one."""
 
 from __future__ import annotations
 

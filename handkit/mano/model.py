@@ -123,13 +123,17 @@ class ManoModel:
             )
 
     @classmethod
-    def from_arrays(cls, arrays: dict, *, side: str = "right", source: str = "unknown") -> "ManoModel":
+    def from_arrays(
+        cls, arrays: dict, *, side: str = "right", source: str = "unknown"
+    ) -> ManoModel:
         """Build a model from a dict of array-likes, casting to float64 / int64.
 
         ``parents`` may be given directly, or as MANO's ``kintree_table`` (2, 16) whose
         first row holds the parents with the root stored as 2**32 - 1.
         """
-        missing = [k for k in cls.SHAPES if k not in arrays and not (k == "parents" and "kintree_table" in arrays)]
+        has_tree = "kintree_table" in arrays
+        missing = [k for k in cls.SHAPES
+                   if k not in arrays and not (k == "parents" and has_tree)]
         if missing:
             raise ValueError(f"MANO model ({source}): missing arrays {missing}")
         kwargs = {}
@@ -138,7 +142,8 @@ class ManoModel:
                 table = np.asarray(arrays["kintree_table"])
                 if table.ndim != 2 or table.shape[0] != 2:
                     raise ValueError(
-                        f"MANO model ({source}): kintree_table must have shape (2, 16), got {table.shape}"
+                        f"MANO model ({source}): kintree_table must have shape (2, 16), "
+                        f"got {table.shape}"
                     )
                 parents = table[0].astype(np.int64)
                 parents[0] = -1

@@ -7,7 +7,7 @@ stable, and returns a plain ``go.Figure``. Introduced in ``notebooks/01_mano_bas
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -91,7 +91,7 @@ def hands_side_by_side(verts_list: Sequence, faces, *, names: Sequence[str],
         raise ValueError(f"got {len(verts_list)} meshes but {len(names)} names")
     colours = ["#e0ac8a", "#8ab6e0", "#a7d49b", "#d9a0d9"]
     traces = []
-    for k, (verts, name) in enumerate(zip(verts_list, names)):
+    for k, (verts, name) in enumerate(zip(verts_list, names, strict=True)):
         v = to_numpy(verts, shape_tail=(np.shape(verts)[-2], 3), name="verts").copy()
         v[:, 0] += k * spacing_mm
         traces.append(mesh_trace(v, faces, colour=colours[k % len(colours)], name=name))
@@ -119,7 +119,8 @@ def projection_figure(verts_2d, joints_2d, image_size: tuple[int, int], *, faces
     else:
         traces.append(go.Scatter(x=v[:, 0], y=v[:, 1], mode="markers", name="vertices",
                                  marker=dict(size=2, color=SKIN_COLOUR)))
-    bones = [np.vstack([j[p], j[c], np.full(2, np.nan)]) for c, p in enumerate(OUTPUT_PARENTS) if p >= 0]
+    bones = [np.vstack([j[p], j[c], np.full(2, np.nan)])
+             for c, p in enumerate(OUTPUT_PARENTS) if p >= 0]
     bone_path = np.vstack(bones)
     traces.append(go.Scatter(x=bone_path[:, 0], y=bone_path[:, 1], mode="lines+markers",
                              name="joints", line=dict(color=BONE_COLOUR, width=2),
