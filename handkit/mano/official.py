@@ -16,15 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from handkit.mano.loading import MANO_ROOT_ENV
-from handkit.mano.model import (
-    NUM_BETAS,
-    NUM_FACES,
-    NUM_MANO_JOINTS,
-    NUM_POSE_FEATURES,
-    NUM_VERTS,
-    SIDES,
-    ManoModel,
-)
+from handkit.mano.model import NUM_MANO_JOINTS, SIDES, ManoModel
 from handkit.mano.safe_pickle import load_restricted
 
 #: File name of the official model per side.
@@ -32,21 +24,16 @@ MANO_FILE_NAMES = {"right": "MANO_RIGHT.pkl", "left": "MANO_LEFT.pkl"}
 
 MANO_WEBSITE = "https://mano.is.tue.mpg.de"
 
-#: Shape of each array handkit uses, under the official file's key names.
-OFFICIAL_SHAPES = {
-    "v_template": (NUM_VERTS, 3),
-    "shapedirs": (NUM_VERTS, 3, NUM_BETAS),
-    "posedirs": (NUM_VERTS, 3, NUM_POSE_FEATURES),
-    "J_regressor": (NUM_MANO_JOINTS, NUM_VERTS),
-    "weights": (NUM_VERTS, NUM_MANO_JOINTS),
-    "f": (NUM_FACES, 3),
-    "kintree_table": (2, NUM_MANO_JOINTS),
-    "hands_components": (45, 45),
-    "hands_mean": (45,),
-}
-
 #: Official key -> ManoModel field, where they differ.
 _RENAMES = {"J_regressor": "j_regressor", "f": "faces"}
+
+#: Shape of each array handkit uses, under the official file's key names: ManoModel's shapes,
+#: with ``parents`` stored as the (2, 16) ``kintree_table``.
+OFFICIAL_SHAPES = {
+    {field: key for key, field in _RENAMES.items()}.get(field, field): shape
+    for field, shape in ManoModel.SHAPES.items()
+    if field != "parents"
+} | {"kintree_table": (2, NUM_MANO_JOINTS)}
 
 #: How the official files store the root's parent in ``kintree_table`` (uint32 -1).
 ROOT_PARENT = 2**32 - 1
