@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from handkit.geometry import project_points
+
 #: Light direction (camera frame, the way the light travels): from above-left, behind the camera.
 DEFAULT_LIGHT_DIR = (0.35, 0.55, 1.0)
 
@@ -100,12 +102,6 @@ def _check_inputs(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, ima
     return K.to(verts.dtype), (int(image_size[0]), int(image_size[1]))
 
 
-def project(verts: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """Pinhole projection: camera-space points (B, V, 3) mm, K (B, 3, 3) -> pixels (B, V, 2)."""
-    p = torch.einsum("bij,bvj->bvi", K, verts)  # (B, V, 3)
-    return p[..., :2] / p[..., 2:3]
-
-
 def _candidates(tri_uv: torch.Tensor, visible: torch.Tensor, H: int, W: int):
     """Enumerate (face, pixel) pairs with the pixel centre in the face's bounding box.
 
@@ -177,7 +173,7 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_s
     B, n_faces = verts.shape[0], faces.shape[0]
     faces = faces.long()
     inv_z = 1.0 / verts[..., 2][:, faces].reshape(-1, 3)  # (B*F, 3); 1/z is affine in screen space
-    tri_uv = project(verts, K)[:, faces]  # (B, F, 3, 2)
+    tri_uv = project_points(verts, K)[:, faces]  # (B, F, 3, 2)
     planes, area = _edge_planes(tri_uv)  # (B, F, 3, 3), (B, F)
     visible = (verts[..., 2][:, faces] > NEAR_MM).all(-1) & (area.abs() > 1e-12)  # (B, F)
     face, px, py = _candidates(tri_uv.detach(), visible, H, W)

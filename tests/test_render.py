@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from handkit import render
+from handkit.geometry import project_points
 
 H, W = 24, 32
 K0 = torch.tensor([[40.0, 0.0, 15.5], [0.0, 40.0, 11.5], [0.0, 0.0, 1.0]], dtype=torch.float64)
@@ -141,7 +142,7 @@ def test_sphere_silhouette_matches_analytic_area():
 
 def test_scale_intrinsics_maps_pixel_centres():
     point = torch.tensor([[[12.0, -7.0, 90.0]]], dtype=torch.float64)
-    u = render.project(point, K0[None])
+    u = project_points(point, K0[None])
     u3 = render.project(point, render.scale_intrinsics(K0, 3)[None])
     torch.testing.assert_close(u3, 3 * u + 1.0)
 
