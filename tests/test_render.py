@@ -143,7 +143,7 @@ def test_sphere_silhouette_matches_analytic_area():
 def test_scale_intrinsics_maps_pixel_centres():
     point = torch.tensor([[[12.0, -7.0, 90.0]]], dtype=torch.float64)
     u = project_points(point, K0[None])
-    u3 = render.project(point, render.scale_intrinsics(K0, 3)[None])
+    u3 = project_points(point, render.scale_intrinsics(K0, 3)[None])
     torch.testing.assert_close(u3, 3 * u + 1.0)
 
 
