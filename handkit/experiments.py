@@ -36,12 +36,16 @@ import nbformat
 import papermill
 from ipykernel.kernelspec import RESOURCES, get_kernel_dict
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 #: The parameter every notebook uses for the path of the JSON file it writes.
 OUT_JSON = "out_json"
+
+#: Longest a single notebook cell may run (s) before the run is stopped with an error, so a
+#: headless run can never hang (every notebook's defaults take well under a minute).
+CELL_TIMEOUT_S = 600
 
 #: The Jupyter kernel ``make run`` registers for the repository's ``.venv``.
 DEFAULT_KERNEL = "handkit"
@@ -61,7 +65,7 @@ class _CurrentEnvKernelSpecManager(KernelSpecManager):
         return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
 
 
-class _CurrentEnvKernelManager(KernelManager):
+class _CurrentEnvKernelManager(AsyncKernelManager):
     """Starts kernels in the Python running this code (like nbval's ``--nbval-current-env``)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -192,6 +196,7 @@ def run_notebooks(
                 parameters={**parameters, OUT_JSON: str(json_path)},
                 cwd=str(notebook.resolve().parent),
                 progress_bar=progress_bar,
+                execution_timeout=CELL_TIMEOUT_S,
                 **kernel_options,
             )
         except papermill.PapermillExecutionError as error:
@@ -200,6 +205,10 @@ def run_notebooks(
                 f"{notebook.name} failed at In [{error.exec_count}], the cell starting "
                 f"{first_line!r}: {error.ename}: {error.evalue}\n"
                 f"The executed notebook, with the traceback, is at {executed}"
+            ) from error
+        except CellTimeoutError as error:
+            raise NotebookRunError(
+                f"{notebook.name}: a cell ran longer than {CELL_TIMEOUT_S} s ({error})"
             ) from error
         results[notebook.stem] = read_results(json_path, notebook_name=notebook.name)
         if log:
@@ -271,6 +280,7 @@ def execute_in_place(
             notebook,
             kernel_name=kernel,
             record_timing=False,
+            timeout=CELL_TIMEOUT_S,
             # True: nbclient's Output-widget hook fails without its state (KeyError);
             # the state is dropped below before saving.
             store_widget_state=True,
@@ -282,6 +292,11 @@ def execute_in_place(
             raise NotebookRunError(
                 f"{path.name} failed at {_describe_failed_cell(notebook)}: {error.ename}: "
                 f"{error.evalue}\n{path} was left unchanged"
+            ) from error
+        except CellTimeoutError as error:
+            raise NotebookRunError(
+                f"{path.name}: a cell ran longer than {CELL_TIMEOUT_S} s ({error})\n"
+                f"{path} was left unchanged"
             ) from error
         notebook.metadata.pop("widgets", None)
         _number_widget_views(notebook)

@@ -233,3 +233,15 @@ def test_table_shows_non_finite_numbers_and_notebooks_without_numbers():
 
 def test_table_of_nothing_says_so():
     assert format_results_table({}) == "(no results)"
+
+
+@pytest.mark.notebook
+def test_a_cell_that_runs_too_long_stops_the_run(tmp_path, test_kernel, monkeypatch):
+    monkeypatch.setattr("handkit.experiments.CELL_TIMEOUT_S", 2)
+    slow = make_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)", WRITE_JSON)
+    before = slow.read_bytes()
+    with pytest.raises(NotebookRunError, match=r"slow\.ipynb.*longer than 2 s"):
+        execute_in_place([slow], test_kernel)
+    assert slow.read_bytes() == before
+    with pytest.raises(NotebookRunError, match=r"slow\.ipynb"):
+        run_notebooks([slow], tmp_path / "out", kernel=None)
