@@ -28,10 +28,12 @@ run test notebooks: export OMP_NUM_THREADS ?= 2
 run: setup
 	$(VENV_PYTHON) -m handkit run
 
-# Unit tests and doctests (tests/, handkit/), papermill runs of every notebook with default and
-# alternate parameters (tests/test_notebooks.py), and nbval over the committed notebooks. A module
-# that fails to import is reported as an error without hiding the other tests' results.
+# Lint (ruff; settings in pyproject.toml), then unit tests and doctests (tests/, handkit/),
+# papermill runs of every notebook with default and alternate parameters
+# (tests/test_notebooks.py), and nbval over the committed notebooks. A module that fails to
+# import is reported as an error without hiding the other tests' results.
 test: setup
+	$(VENV)/bin/ruff check .
 	$(VENV_PYTHON) -m pytest --continue-on-collection-errors handkit tests $(NBVAL) $(NOTEBOOKS)
 
 lab: setup

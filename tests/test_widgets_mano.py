@@ -24,7 +24,7 @@ def test_explorer_redraws_when_a_slider_moves(layer):
 
 
 def test_pose_and_draw_matches_the_layer(layer):
-    state = pose_and_draw(layer, [0.5], [1.0, -1.0], show=False)
+    state = pose_and_draw(layer, [0.5], [1.0, -1.0])
     pose = torch.zeros(1, 9, dtype=torch.float64)
     pose[0, 3:5] = torch.tensor([1.0, -1.0])
     betas = torch.zeros(1, 10, dtype=torch.float64)
@@ -32,6 +32,16 @@ def test_pose_and_draw_matches_the_layer(layer):
     verts, joints = layer(pose, betas)
     assert torch.allclose(state.verts, verts) and torch.allclose(state.joints, joints)
     assert len(state.figure.data) == 2
+
+
+def test_explorer_shows_the_figure_in_its_output_area(layer):
+    explorer = mano_explorer(layer, num_betas=1, num_pca=1)
+    view = explorer.children[-1]
+    (shown,) = view.outputs
+    assert shown["data"]["application/vnd.plotly.v1+json"]["data"][0]["type"] == "mesh3d"
+    slider(explorer, "pca0").value = 2.0
+    (shown_after,) = view.outputs
+    assert shown_after != shown
 
 
 def test_explorer_validates_counts(layer):

@@ -1,7 +1,8 @@
 """An ipywidgets explorer for MANO: sliders for shape (beta) and PCA pose, redrawing the hand.
 
 The callback is :func:`pose_and_draw`, a plain handkit function; the widget only wires sliders
-to it. ``explorer.result`` holds the last :class:`HandState`, so a notebook (or a test) can
+to it and shows its figure (see :func:`handkit.widgets.common.show_in` for why it is shown the
+way it is). ``explorer.result`` holds the last :class:`HandState`, so a notebook (or a test) can
 drive the sliders headlessly and check what changed. Introduced in
 ``notebooks/01_mano_basics.ipynb``.
 """
@@ -13,10 +14,12 @@ from dataclasses import dataclass
 import ipywidgets as widgets
 import plotly.graph_objects as go
 import torch
-from IPython.display import display
 
 from handkit.mano.layer import ManoLayer
 from handkit.viz.mesh import hand_figure
+from handkit.widgets.common import show_in, slider
+
+__all__ = ["HandState", "mano_explorer", "pose_and_draw", "slider"]
 
 
 @dataclass(frozen=True)
@@ -30,15 +33,15 @@ class HandState:
     figure: go.Figure
 
 
-def pose_and_draw(layer: ManoLayer, betas: list[float], pca: list[float], *,
-                  show: bool = True) -> HandState:
+def pose_and_draw(layer: ManoLayer, betas: list[float], pca: list[float]) -> HandState:
     """Run MANO for one hand (no global rotation) and draw it.
 
     Args:
         layer: a PCA ``ManoLayer``.
         betas: up to 10 shape values (missing ones are 0).
         pca: up to ``layer.ncomps`` PCA pose coefficients (missing ones are 0).
-        show: display the figure (the widget's output area) as well as returning it.
+    Returns:
+        a ``HandState`` whose ``figure`` shows the mesh and skeleton.
     """
     if not layer.use_pca:
         raise ValueError("the explorer needs a layer with use_pca=True")
@@ -53,8 +56,6 @@ def pose_and_draw(layer: ManoLayer, betas: list[float], pca: list[float], *,
     with torch.no_grad():
         verts, joints = layer(pose, beta_t)
     figure = hand_figure(verts[0], layer.faces, joints[0], title="MANO explorer")
-    if show:
-        display(figure)
     return HandState(beta_t, pose, verts, joints, figure)
 
 
@@ -69,23 +70,21 @@ def mano_explorer(layer: ManoLayer, *, num_betas: int = 4, num_pca: int = 4,
         raise ValueError(f"num_betas must be in 0..{layer.num_betas} and num_pca in "
                          f"0..{layer.ncomps}, got {num_betas}, {num_pca}")
 
-    def slider(name):
+    def new_slider(name):
         return widgets.FloatSlider(value=0.0, min=-limit, max=limit, step=0.1, description=name,
                                    continuous_update=False)
 
     names = [f"beta{k}" for k in range(num_betas)] + [f"pca{k}" for k in range(num_pca)]
+    view = widgets.Output()
 
     def redraw(**values):
         betas = [values[f"beta{k}"] for k in range(num_betas)]
         pca = [values[f"pca{k}"] for k in range(num_pca)]
-        return pose_and_draw(layer, betas, pca, show=show)
+        state = pose_and_draw(layer, betas, pca)
+        if show:
+            show_in(view, [state.figure])
+        return state
 
-    return widgets.interactive(redraw, **{name: slider(name) for name in names})
-
-
-def slider(explorer: widgets.interactive, description: str) -> widgets.FloatSlider:
-    """The explorer's slider with this description (e.g. "beta0"), to drive it from code."""
-    for child in explorer.children:
-        if getattr(child, "description", None) == description:
-            return child
-    raise KeyError(f"no slider named {description!r}")
+    explorer = widgets.interactive(redraw, **{name: new_slider(name) for name in names})
+    explorer.children += (view,)
+    return explorer

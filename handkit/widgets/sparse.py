@@ -25,6 +25,9 @@ from handkit.data.pairs import (
     nearest_labelled,
 )
 from handkit.viz.timeline import pair_gap_histogram, timeline_figure
+from handkit.widgets.common import show_in, slider
+
+__all__ = ["SparseLabels", "slider", "sparse_label_explorer", "sparse_labels"]
 
 
 @dataclass(frozen=True)
@@ -125,22 +128,6 @@ def _displayed(state: SparseLabels) -> tuple:
     return Markdown(state.summary()), state.timeline, state.histogram
 
 
-def _show_in(view: widgets.Output, state: SparseLabels) -> None:
-    """Replace what ``view`` shows by ``state``'s summary and figures.
-
-    Sets the widget's ``outputs`` from the kernel, with no ``display`` call while the explorer's
-    own output area captures: headless runners (nbclient, so papermill) answer every captured
-    output with a message to the kernel, which can leave their execution waiting forever
-    (nbclient issue #312). Hence also no ``Output.append_display_data``, whose formatter makes a
-    plotly figure display itself.
-    """
-    summary = state.summary()
-    bundles = [{"text/markdown": summary, "text/plain": summary}]
-    bundles += [figure._repr_mimebundle_() for figure in (state.timeline, state.histogram)]
-    view.outputs = tuple(
-        {"output_type": "display_data", "data": data, "metadata": {}} for data in bundles
-    )
-
 def _check_int(value: object, name: str, *, low: int, high: int | None = None) -> None:
     """Raise ValueError unless ``value`` is an int in low..high (the widget reports no errors)."""
     ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= low
@@ -189,7 +176,7 @@ def sparse_label_explorer(num_frames: int, *, label_every: int = 128, p_unlabell
         state = sparse_labels(num_frames, K, p_unlabelled=p_unlabelled, max_gap=max_gap,
                               num_pairs=num_pairs, seed=seed, show=False)
         if show:
-            _show_in(view, state)
+            show_in(view, [state.summary(), state.timeline, state.histogram])
         return state
 
     p_slider = widgets.FloatSlider(value=p_unlabelled, min=0.0, max=1.0, step=0.05,
@@ -198,10 +185,3 @@ def sparse_label_explorer(num_frames: int, *, label_every: int = 128, p_unlabell
                                    max_gap=int_slider("max_gap", max_gap))
     explorer.children += (view,)
     return explorer
-
-def slider(explorer: widgets.interactive, description: str) -> widgets.Widget:
-    """The explorer's slider with this description ("K", "p_unlabelled", "max_gap")."""
-    for child in explorer.children:
-        if getattr(child, "description", None) == description:
-            return child
-    raise KeyError(f"no slider named {description!r}")
