@@ -14,6 +14,7 @@ from handkit.data.pairs import labelled_mask
 from handkit.data.record import FrameRecord
 from handkit.mano.layer import ManoLayer
 from handkit.mano.synthetic import load_synthetic_model
+from handkit.npz import write_npz
 
 SMALL = dict(num_videos=3, num_frames=20, size=24, seed=5, label_every=8, show_progress=False)
 
@@ -210,13 +211,13 @@ def test_reader_errors_name_the_file(dataset, tmp_path):
         ValueError, match=r"theta must be float64 \(20, 48\), found float64 \(20, 45\)"
     ):
         video_format.write_video(folder, bad)
-    video_format.write_npz(
+    write_npz(
         folder / "annotations.npz", {**video.annotations(), "joints": video.joints[:, :20]}
     )
-    video_format.write_npz(folder / "frames.npz", {"pixels": np.array(video.frames)})
+    write_npz(folder / "frames.npz", {"pixels": np.array(video.frames)})
     with pytest.raises(ValueError, match=r"frames.npz: expected an array 'frames'"):
         video_format.read_video(folder)
-    video_format.write_npz(folder / "frames.npz", {"frames": np.array(video.frames)})
+    write_npz(folder / "frames.npz", {"frames": np.array(video.frames)})
     with pytest.raises(ValueError, match=r"synth_000: joints must be float64 \(20, 21, 3\)"):
         video_format.read_video(folder)
     (broken / "index.json").write_text(json.dumps({"format": "other"}))
@@ -233,7 +234,7 @@ def test_reader_checks_the_labelled_grid(dataset, tmp_path):
         (copy / name).write_bytes(data)
     video = video_format.read_video(copy / "videos" / "synth_000")
     wrong = labelled_mask(20, 4)
-    video_format.write_npz(
+    write_npz(
         copy / "videos/synth_000/annotations.npz", {**video.annotations(), "labelled": wrong}
     )
     with pytest.raises(ValueError, match="labelled mask"):

@@ -21,9 +21,7 @@ Introduced in ``notebooks/02_sparse_videos.ipynb``.
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +30,7 @@ import numpy as np
 from handkit.data.pairs import labelled_mask
 from handkit.data.record import FrameRecord
 from handkit.data.splits import SPLITS, VideoFrames
+from handkit.npz import write_npz
 
 FORMAT_NAME = "handkit-videos"
 FORMAT_VERSION = 2
@@ -99,22 +98,6 @@ def check_video(video: VideoArrays, *, where: str = "video") -> None:
                 f"{where}: {name} must be {np.dtype(dtype).name} {expected}, "
                 f"found {value.dtype} {value.shape}"
             )
-
-
-def _npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an ``np.load``-able compressed .npz whose bytes depend only on ``arrays``."""
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, array in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, _npy_bytes(array), compresslevel=6)
 
 
 def write_video(folder: Path, video: VideoArrays) -> None:

@@ -44,7 +44,6 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +64,7 @@ from handkit.mano._synth_rig import (
 )
 from handkit.mano._synth_topology import hand_vertices, topology
 from handkit.mano.model import MANO_PARENTS, SIDES, ManoModel
+from handkit.npz import write_npz
 
 SHAPE_DIRECTION_NAMES = (
     "size", "palm_width", "finger_length", "thumb_length", "finger_thickness",
@@ -73,7 +73,6 @@ SHAPE_DIRECTION_NAMES = (
 ASSET_NAME = "synthetic_right.npz"
 POSE_SAMPLES = 4000
 POSE_SEED = 20240611
-_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 _MIRROR = np.array([-1.0, 1.0, 1.0])  # diagonal of M, the x -> -x reflection
 
 
@@ -206,17 +205,7 @@ def save_model_npz(model: ManoModel, path: str | Path) -> None:
     Unlike ``np.savez_compressed`` no clock time is stored: every zip entry has a fixed date,
     and entries follow ``ManoModel.SHAPES`` order. Loadable with ``np.load``.
     """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, array in _stored_arrays(model).items():
-            entry = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_DATE)
-            entry.create_system = 3
-            entry.external_attr = 0o644 << 16
-            data = io.BytesIO()
-            np.lib.format.write_array(data, np.ascontiguousarray(array), allow_pickle=False)
-            archive.writestr(entry, data.getvalue(), compress_type=zipfile.ZIP_DEFLATED,
-                             compresslevel=9)
-    Path(path).write_bytes(buffer.getvalue())
+    write_npz(path, _stored_arrays(model), compresslevel=9)
 
 
 def load_synthetic_model(side: str = "right") -> ManoModel:
