@@ -149,17 +149,14 @@ def test_missing_keys_are_named(tmp_path, arrays):
         load_official_model(write_mano_pickle(tmp_path / "MANO_RIGHT.pkl", partial), "right")
 
 
-def test_bad_root_marker_and_tree_are_refused(tmp_path, arrays):
+@pytest.mark.parametrize(
+    "joint,parent,message",
+    [(0, 7, "kintree_table"), (5, 3, "parents")],  # a bad root marker; a bad tree
+)
+def test_bad_root_marker_and_tree_are_refused(tmp_path, arrays, joint, parent, message):
     table = arrays["kintree_table"].copy()
-    table[0, 0] = 7
-    with pytest.raises(ValueError, match="kintree_table"):
-        load_official_model(
-            write_mano_pickle(tmp_path / "MANO_RIGHT.pkl", _with(arrays, "kintree_table", table)),
-            "right",
-        )
-    table = arrays["kintree_table"].copy()
-    table[0, 5] = 3
-    with pytest.raises(ValueError, match="parents"):
+    table[0, joint] = parent
+    with pytest.raises(ValueError, match=message):
         load_official_model(
             write_mano_pickle(tmp_path / "MANO_RIGHT.pkl", _with(arrays, "kintree_table", table)),
             "right",
