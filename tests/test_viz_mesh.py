@@ -5,6 +5,7 @@ import torch
 from handkit.mano.layer import ManoLayer
 from handkit.mano.model import OUTPUT_PARENTS
 from handkit.viz.mesh import hand_figure, hands_side_by_side, projection_figure
+from handkit.viz.views import scene_camera, screen_right
 from tests.random_mano import random_model
 
 
@@ -32,12 +33,43 @@ def test_figure_json_is_stable(hand):
     assert first == hand_figure(verts, layer.faces, joints).to_json()
 
 
-def test_side_by_side_offsets_meshes(hand):
-    layer, verts, _ = hand
-    fig = hands_side_by_side([verts[0], verts[0]], layer.faces, names=["a", "b"], spacing_mm=100)
-    assert np.allclose(np.asarray(fig.data[1].x) - np.asarray(fig.data[0].x), 100.0)
+def test_side_by_side_places_hands_left_to_right_on_screen(hand):
+    layer, verts, joints = hand
+    fig = hands_side_by_side([verts[0], verts[0]], layer.faces, names=["a", "b"],
+                             view_joints=joints[0])
+    right = screen_right(fig.layout.scene.camera.to_plotly_json())
+    first, second = (np.stack([t.x, t.y, t.z], 1) @ right for t in fig.data)
+    assert second.min() > first.max()  # b entirely to the right of a, with a gap
+    np.testing.assert_allclose(np.stack([fig.data[1].x, fig.data[1].y, fig.data[1].z], 1)
+                               - np.stack([fig.data[0].x, fig.data[0].y, fig.data[0].z], 1),
+                               np.broadcast_to((second - first).mean() * right, (778, 3)),
+                               atol=0.02)  # a pure shift along screen-right
+    assert [a.text for a in fig.layout.scene.annotations] == ["a", "b"]
     with pytest.raises(ValueError, match="2 meshes but 1 names"):
-        hands_side_by_side([verts[0], verts[0]], layer.faces, names=["a"])
+        hands_side_by_side([verts[0], verts[0]], layer.faces, names=["a"], view_joints=joints[0])
+
+
+@pytest.mark.parametrize("view", ["palm", "back", "pose", "camera"])
+def test_hand_figure_has_equal_aspect_and_the_view_asked_for(hand, view):
+    layer, verts, joints = hand
+    fig = hand_figure(verts, layer.faces, joints, view=view)
+    scene = fig.layout.scene
+    spans = [np.ptp(getattr(scene, f"{a}axis").range) for a in "xyz"]
+    ratios = [scene.aspectratio[a] for a in "xyz"]
+    np.testing.assert_allclose(np.array(ratios) / np.array(spans), ratios[0] / spans[0],
+                               rtol=1e-3)  # one mm is as long on every axis
+    assert scene.camera.to_plotly_json() == scene_camera(view, joints[0])
+    for a in "xyz":  # the axes hold every vertex
+        low, high = getattr(scene, f"{a}axis").range
+        values = np.asarray(getattr(fig.data[0], a))
+        assert low <= values.min() and values.max() <= high
+
+
+def test_palm_view_figure_is_as_wide_as_the_hand(hand):
+    layer, verts, joints = hand
+    fig = hand_figure(verts, layer.faces, joints, view="palm")
+    assert 300 <= fig.layout.width <= 900 and fig.layout.height == 440
+    assert hand_figure(verts, layer.faces, joints, view="pose").layout.width is None
 
 
 def test_projection_figure_draws_every_edge_once(hand):
