@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -34,14 +35,22 @@ def test_pose_and_draw_matches_the_layer(layer):
     assert len(state.figure.data) == 2
 
 
-def test_explorer_shows_the_figure_in_its_output_area(layer):
+def test_explorer_updates_one_live_figure_in_place(layer):
     explorer = mano_explorer(layer, num_betas=1, num_pca=1)
-    view = explorer.children[-1]
-    (shown,) = view.outputs
-    assert shown["data"]["application/vnd.plotly.v1+json"]["data"][0]["type"] == "mesh3d"
+    (live,) = explorer.figures
+    assert live.data[0].type == "mesh3d"
+    before = np.array(live.data[0].x)
     slider(explorer, "pca0").value = 2.0
-    (shown_after,) = view.outputs
-    assert shown_after != shown
+    assert explorer.figures == (live,)
+    assert not np.array_equal(live.data[0].x, before)
+    assert live.layout.uirevision == "explorer"  # a camera the student rotated stays
+
+
+def test_sliders_have_room_for_their_labels(layer):
+    explorer = mano_explorer(layer, num_betas=1, num_pca=1, show=False)
+    control = slider(explorer, "beta0")
+    assert control.style.description_width == "110px" and control.layout.width == "400px"
+    assert explorer._repr_mimebundle_()["text/plain"].startswith("MANO explorer: run this cell")
 
 
 def test_explorer_validates_counts(layer):

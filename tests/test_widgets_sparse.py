@@ -85,11 +85,26 @@ def test_sparse_labels_validates_arguments():
         sparse_labels(300, 128, p_unlabelled=-0.1, show=False)
 
 
-def test_explorer_shows_summary_and_figures_below_the_sliders():
+def test_explorer_updates_its_live_figures_in_place():
     explorer = sparse_label_explorer(300, num_pairs=50, show=True)
-    view = explorer.children[-1]
-    assert len(view.outputs) == 3  # summary, timeline, histogram
-    assert "K = 128: 4 of 300" in view.outputs[0]["data"]["text/markdown"]
+    timeline, histogram = explorer.figures
+    assert "K = 128: 4 of 300" in explorer.summary.value
+    before = timeline.data[1].x  # the labelled frames
     slider(explorer, "K").value = 100
-    assert len(view.outputs) == 3
-    assert "K = 100: 4 of 300" in view.outputs[0]["data"]["text/markdown"]
+    assert explorer.figures == (timeline, histogram)  # the same widgets, not new outputs
+    assert "K = 100: 4 of 300" in explorer.summary.value
+    assert list(timeline.data[1].x) == [0, 100, 200, 299] != list(before)
+
+
+def test_k_has_a_number_box_linked_to_its_slider():
+    explorer = sparse_label_explorer(300, num_pairs=20, show=False)
+    box = next(w for row in explorer.children if hasattr(row, "children")
+               for w in row.children if w.__class__.__name__ == "BoundedIntText")
+    box.value = 77  # typing an exact value moves the slider and recomputes
+    assert slider(explorer, "K").value == 77 and explorer.result.label_every == 77
+
+
+def test_saved_explorer_says_to_run_the_cell():
+    bundle = sparse_label_explorer(300, num_pairs=20, show=False)._repr_mimebundle_()
+    assert bundle["text/plain"].startswith("Sparse-label explorer: run this cell")
+    assert "application/vnd.jupyter.widget-view+json" in bundle

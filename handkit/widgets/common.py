@@ -1,40 +1,134 @@
-"""What every explorer shares: finding a slider, and filling an output area safely."""
+"""What every explorer shares: readable controls, and live figures redrawn in place.
+
+An explorer's figures are plotly ``FigureWidget`` s that each slider move updates in place, so a
+3D figure keeps its one WebGL context however long a student plays (a new output per move would
+take a new context each time, and Chromium drops the oldest beyond 16 per page, blanking the
+lesson's other figures). Updates are trait changes, not ``display`` calls, so headless runs
+(papermill, nbclient) cannot hang on captured output either (nbclient issue #312).
+
+Before its cell is run, a saved explorer shows :attr:`Explorer.note` (its plain-text form)
+instead of the widget's raw repr.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
-import plotly.io as pio
+
+#: Room for descriptions like "p_unlabelled" without cutting them.
+DESCRIPTION_WIDTH = "110px"
+#: Sliders long enough that one pixel is a small step (two fit side by side in a notebook).
+SLIDER_WIDTH = "400px"
 
 
-def slider(explorer: widgets.interactive, description: str) -> widgets.Widget:
-    """The explorer's control with this description (e.g. "beta0", "K"), to drive it from code."""
-    for child in explorer.children:
-        if getattr(child, "description", None) == description:
-            return child
-    raise KeyError(f"no slider named {description!r}")
-
-
-def show_in(view: widgets.Output, items: Iterable[str | go.Figure]) -> None:
-    """Replace what ``view`` shows by ``items`` (markdown strings and plotly figures).
-
-    Sets the output widget's ``outputs`` from the kernel instead of calling ``display`` while
-    an explorer's output area captures: headless runners (nbclient, so papermill) answer every
-    captured output with a message to the kernel, which can leave their execution waiting
-    forever (nbclient issue #312). Hence also no ``Output.append_display_data``, whose formatter
-    makes a plotly figure display itself.
-    """
-    bundles = []
-    for item in items:
-        if isinstance(item, go.Figure):
-            # plain figure JSON whatever renderer is the default (as handkit.notebook.setup sets)
-            bundles.append(pio.renderers["plotly_mimetype"].to_mimebundle(item.to_dict()))
-        elif isinstance(item, str):
-            bundles.append({"text/markdown": item, "text/plain": item})
-        else:
-            raise ValueError(f"show_in takes str or go.Figure items, got {type(item).__name__}")
-    view.outputs = tuple(
-        {"output_type": "display_data", "data": data, "metadata": {}} for data in bundles
+def float_slider(name: str, value: float, low: float, high: float, *, step: float = 0.1,
+                 readout_format: str = ".2f") -> widgets.FloatSlider:
+    """A float slider with a readable description that updates when released."""
+    return widgets.FloatSlider(
+        value=value, min=low, max=high, step=step, description=name,
+        readout_format=readout_format, continuous_update=False,
+        style={"description_width": DESCRIPTION_WIDTH}, layout=widgets.Layout(width=SLIDER_WIDTH),
     )
+
+
+def int_slider_with_box(name: str, value: int, low: int, high: int, *, width: str = "600px"
+                        ) -> tuple[widgets.IntSlider, widgets.HBox]:
+    """An integer slider and a linked number box for exact values (e.g. K = 128).
+
+    The default width gives about two pixels per step for 1..256.
+
+    Returns:
+        (the slider, whose ``value`` the explorer watches; a row holding slider and box).
+    """
+    slider_ = widgets.IntSlider(
+        value=value, min=low, max=high, step=1, description=name, continuous_update=False,
+        readout=False, style={"description_width": DESCRIPTION_WIDTH},
+        layout=widgets.Layout(width=width),
+    )
+    box = widgets.BoundedIntText(value=value, min=low, max=high,
+                                 layout=widgets.Layout(width="80px"))
+    widgets.link((slider_, "value"), (box, "value"))
+    return slider_, widgets.HBox([slider_, box])
+
+
+def refresh_figure(live: go.FigureWidget, figure: go.Figure) -> None:
+    """Make ``live`` show ``figure``, in place (same traces updated; the view stays the user's).
+
+    Traces of the same types are updated property by property; otherwise they are replaced.
+    The layout's ``uirevision`` keeps a camera the user rotated or a zoom they chose.
+    """
+    new_traces = figure.data
+    with live.batch_update():
+        if [t.type for t in live.data] == [t.type for t in new_traces]:
+            for old, new in zip(live.data, new_traces, strict=True):
+                properties = new.to_plotly_json()
+                properties.pop("type", None)
+                old.update(properties, overwrite=True)
+        else:
+            live.data = ()
+            live.add_traces(new_traces)
+        live.layout.update(figure.layout.to_plotly_json(), overwrite=True)
+        live.layout.uirevision = "explorer"
+
+
+class Explorer(widgets.VBox):
+    """Controls above live figures: every change recomputes through a handkit function.
+
+    Args:
+        controls: name -> value widget; their values are passed to ``compute`` by name.
+        rows: what to lay out above the figures (the controls, or rows holding them).
+        compute: ``compute(**values)`` -> a result (a dataclass of a handkit module).
+        figures_of: result -> the figures to show, always the same number.
+        summary_of: result -> one line of text shown above the figures (optional).
+        note: one line that a saved, not yet run notebook shows in place of the explorer.
+        show: build the live figures (False: compute only, e.g. in tests).
+
+    Attributes:
+        result: what ``compute`` returned last.
+        controls: as given.
+        figures: the live ``go.FigureWidget`` s (empty when ``show`` is False).
+    """
+
+    def __init__(self, *, controls: Mapping[str, widgets.ValueWidget], rows: Sequence[Any],
+                 compute: Callable[..., Any], figures_of: Callable[[Any], Sequence[go.Figure]],
+                 summary_of: Callable[[Any], str] | None = None, note: str, show: bool = True):
+        self.controls = dict(controls)
+        self.note = note
+        self._compute, self._figures_of, self._summary_of = compute, figures_of, summary_of
+        self.result = compute(**self.values())
+        self.summary = widgets.HTML(summary_of(self.result) if summary_of else "")
+        self.figures = tuple(go.FigureWidget(f) for f in figures_of(self.result)) if show else ()
+        for figure in self.figures:
+            figure.layout.uirevision = "explorer"
+        super().__init__([*rows, self.summary, *self.figures])
+        for control in self.controls.values():
+            control.observe(self._redraw, names="value")
+
+    def values(self) -> dict[str, Any]:
+        """The controls' current values by name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def _redraw(self, _change=None) -> None:
+        self.result = self._compute(**self.values())
+        if self._summary_of:
+            self.summary.value = self._summary_of(self.result)
+        if self.figures:
+            for live, figure in zip(self.figures, self._figures_of(self.result), strict=True):
+                refresh_figure(live, figure)
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = self.note
+        return bundle
+
+
+def slider(explorer: Explorer, description: str) -> widgets.Widget:
+    """The explorer's control named ``description`` (e.g. "beta0", "K"), to drive it from code."""
+    try:
+        return explorer.controls[description]
+    except KeyError:
+        raise KeyError(f"no slider named {description!r}; the explorer has "
+                       f"{sorted(explorer.controls)}") from None

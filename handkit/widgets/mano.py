@@ -1,10 +1,9 @@
 """An ipywidgets explorer for MANO: sliders for shape (beta) and PCA pose, redrawing the hand.
 
 The callback is :func:`pose_and_draw`, a plain handkit function; the widget only wires sliders
-to it and shows its figure (see :func:`handkit.widgets.common.show_in` for why it is shown the
-way it is). ``explorer.result`` holds the last :class:`HandState`, so a notebook (or a test) can
-drive the sliders headlessly and check what changed. Introduced in
-``notebooks/01_mano_basics.ipynb``.
+to it and updates its one 3D figure in place (see :mod:`handkit.widgets.common`).
+``explorer.result`` holds the last :class:`HandState`, so a notebook (or a test) can drive the
+sliders headlessly and check what changed. Introduced in ``notebooks/01_mano_basics.ipynb``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import torch
 
 from handkit.mano.layer import ManoLayer
 from handkit.viz.mesh import hand_figure
-from handkit.widgets.common import show_in, slider
+from handkit.widgets.common import Explorer, float_slider, slider
 
 __all__ = ["HandState", "mano_explorer", "pose_and_draw", "slider"]
 
@@ -33,13 +32,22 @@ class HandState:
     figure: go.Figure
 
 
-def pose_and_draw(layer: ManoLayer, betas: list[float], pca: list[float]) -> HandState:
+def _rest_joints(layer: ManoLayer) -> torch.Tensor:
+    """(21, 3) joints of the mean hand at rest: they fix the explorer's view direction."""
+    dtype = layer.v_template.dtype
+    with torch.no_grad():
+        return layer(torch.zeros(1, 3 + layer.ncomps, dtype=dtype))[1][0]
+
+
+def pose_and_draw(layer: ManoLayer, betas: list[float], pca: list[float], *,
+                  view_joints: torch.Tensor | None = None) -> HandState:
     """Run MANO for one hand (no global rotation) and draw it.
 
     Args:
         layer: a PCA ``ManoLayer``.
         betas: up to 10 shape values (missing ones are 0).
         pca: up to ``layer.ncomps`` PCA pose coefficients (missing ones are 0).
+        view_joints: (21, 3) joints that fix the "pose" view; default the rest hand's.
     Returns:
         a ``HandState`` whose ``figure`` shows the mesh and skeleton.
     """
@@ -55,36 +63,38 @@ def pose_and_draw(layer: ManoLayer, betas: list[float], pca: list[float]) -> Han
     pose[0, 3: 3 + len(pca)] = torch.tensor(pca, dtype=dtype)
     with torch.no_grad():
         verts, joints = layer(pose, beta_t)
-    figure = hand_figure(verts[0], layer.faces, joints[0], title="MANO explorer")
+    view_joints = _rest_joints(layer) if view_joints is None else view_joints
+    figure = hand_figure(verts[0], layer.faces, joints[0], title="MANO explorer", view="pose",
+                         view_joints=view_joints, height=460)
     return HandState(beta_t, pose, verts, joints, figure)
 
 
 def mano_explorer(layer: ManoLayer, *, num_betas: int = 4, num_pca: int = 4,
-                  limit: float = 3.0, show: bool = True) -> widgets.interactive:
+                  limit: float = 3.0, show: bool = True) -> Explorer:
     """Sliders ``beta0..`` and ``pca0..`` that redraw the hand through :func:`pose_and_draw`.
 
     Returns:
-        ``ipywidgets.interactive``; ``explorer.result`` is the last ``HandState``.
+        an :class:`~handkit.widgets.common.Explorer`; ``explorer.result`` is the last
+        ``HandState``.
     """
     if not 0 <= num_betas <= layer.num_betas or not 0 <= num_pca <= layer.ncomps:
         raise ValueError(f"num_betas must be in 0..{layer.num_betas} and num_pca in "
                          f"0..{layer.ncomps}, got {num_betas}, {num_pca}")
+    betas = {f"beta{k}": float_slider(f"beta{k}", 0.0, -limit, limit) for k in range(num_betas)}
+    pca = {f"pca{k}": float_slider(f"pca{k}", 0.0, -limit, limit) for k in range(num_pca)}
+    view_joints = _rest_joints(layer)
 
-    def new_slider(name):
-        return widgets.FloatSlider(value=0.0, min=-limit, max=limit, step=0.1, description=name,
-                                   continuous_update=False)
+    def compute(**values):
+        return pose_and_draw(layer, [values[name] for name in betas],
+                             [values[name] for name in pca], view_joints=view_joints)
 
-    names = [f"beta{k}" for k in range(num_betas)] + [f"pca{k}" for k in range(num_pca)]
-    view = widgets.Output()
-
-    def redraw(**values):
-        betas = [values[f"beta{k}"] for k in range(num_betas)]
-        pca = [values[f"pca{k}"] for k in range(num_pca)]
-        state = pose_and_draw(layer, betas, pca)
-        if show:
-            show_in(view, [state.figure])
-        return state
-
-    explorer = widgets.interactive(redraw, **{name: new_slider(name) for name in names})
-    explorer.children += (view,)
-    return explorer
+    columns = widgets.HBox([
+        widgets.VBox([widgets.HTML("<b>shape β</b>"), *betas.values()]),
+        widgets.VBox([widgets.HTML("<b>pose: PCA coefficients</b>"), *pca.values()]),
+    ])
+    return Explorer(
+        controls={**betas, **pca}, rows=[columns], compute=compute,
+        figures_of=lambda state: [state.figure], show=show,
+        note="MANO explorer: run this cell to get sliders for the shape β and the PCA pose "
+             "and a live 3D hand.",
+    )

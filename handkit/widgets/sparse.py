@@ -3,8 +3,9 @@
 The callback is :func:`sparse_labels`, a plain handkit function: for one video of T frames it
 builds S_V (every K-th frame and the last, Sec. II-A), the nearest-label map N(u) (Sec. II-C) and
 a batch of stage-3 pairs (Sec. IV), and draws the timeline and the histogram of pair gaps. The
-widget only wires sliders to it; ``explorer.result`` holds the last :class:`SparseLabels`, so a
-notebook (or a test) can drive the sliders headlessly and check what changed. Introduced in
+widget only wires controls to it and updates its figures in place
+(:mod:`handkit.widgets.common`); ``explorer.result`` holds the last :class:`SparseLabels`, so a
+notebook (or a test) can drive the controls headlessly and check what changed. Introduced in
 ``notebooks/02_sparse_videos.ipynb``.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 from IPython.display import Markdown, display
@@ -25,7 +25,7 @@ from handkit.data.pairs import (
     nearest_labelled,
 )
 from handkit.viz.timeline import pair_gap_histogram, timeline_figure
-from handkit.widgets.common import show_in, slider
+from handkit.widgets.common import Explorer, float_slider, int_slider_with_box, slider
 
 __all__ = ["SparseLabels", "slider", "sparse_label_explorer", "sparse_labels"]
 
@@ -138,8 +138,10 @@ def _check_int(value: object, name: str, *, low: int, high: int | None = None) -
 
 def sparse_label_explorer(num_frames: int, *, label_every: int = 128, p_unlabelled: float = 0.5,
                           max_gap: int = STAGE3_MAX_GAP, num_pairs: int = 2000, seed: int = 0,
-                          max_label_every: int = 256, show: bool = True) -> widgets.interactive:
-    """Sliders ``K``, ``p_unlabelled`` and ``max_gap`` that redraw :func:`sparse_labels`.
+                          max_label_every: int = 256, show: bool = True) -> Explorer:
+    """Controls ``K``, ``p_unlabelled`` and ``max_gap`` that redraw :func:`sparse_labels`.
+
+    K and max_gap each have a slider and a number box for exact values.
 
     Args:
         num_frames: T of the video explored.
@@ -148,14 +150,14 @@ def sparse_label_explorer(num_frames: int, *, label_every: int = 128, p_unlabell
         max_gap: initial stage-3 gap, in 1..``max_label_every``.
         num_pairs, seed: passed to :func:`sparse_labels` (fixed while exploring).
         max_label_every: upper end of the K and max_gap sliders, >= 1.
-        show: display the summary and figures below the sliders.
+        show: build the live figures below the controls.
 
     Returns:
-        ``ipywidgets.interactive``; ``explorer.result`` is the last ``SparseLabels``.
+        an :class:`~handkit.widgets.common.Explorer`; ``explorer.result`` is the last
+        ``SparseLabels``.
 
     Raises:
-        ValueError: for an invalid argument, here, because ``interactive`` would only log an
-            error raised inside its callback.
+        ValueError: for an invalid argument, here, because a widget callback could only log it.
     """
     _check_int(max_label_every, "max_label_every", low=1)
     _check_int(label_every, "label_every", low=1, high=max_label_every)
@@ -166,22 +168,19 @@ def sparse_label_explorer(num_frames: int, *, label_every: int = 128, p_unlabell
     if not 0.0 <= p_unlabelled <= 1.0:
         raise ValueError(f"p_unlabelled must be in [0, 1], got {p_unlabelled!r}")
 
-    def int_slider(name, value):
-        return widgets.IntSlider(value=value, min=1, max=max_label_every, description=name,
-                                 continuous_update=False)
+    k_slider, k_row = int_slider_with_box("K", label_every, 1, max_label_every)
+    gap_slider, gap_row = int_slider_with_box("max_gap", max_gap, 1, max_label_every)
+    p_slider = float_slider("p_unlabelled", p_unlabelled, 0.0, 1.0, step=0.05)
 
-    view = widgets.Output()
+    def compute(K, p_unlabelled, max_gap):
+        return sparse_labels(num_frames, K, p_unlabelled=p_unlabelled, max_gap=max_gap,
+                             num_pairs=num_pairs, seed=seed, show=False)
 
-    def redraw(K, p_unlabelled, max_gap):
-        state = sparse_labels(num_frames, K, p_unlabelled=p_unlabelled, max_gap=max_gap,
-                              num_pairs=num_pairs, seed=seed, show=False)
-        if show:
-            show_in(view, [state.summary(), state.timeline, state.histogram])
-        return state
-
-    p_slider = widgets.FloatSlider(value=p_unlabelled, min=0.0, max=1.0, step=0.05,
-                                   description="p_unlabelled", continuous_update=False)
-    explorer = widgets.interactive(redraw, K=int_slider("K", label_every), p_unlabelled=p_slider,
-                                   max_gap=int_slider("max_gap", max_gap))
-    explorer.children += (view,)
-    return explorer
+    return Explorer(
+        controls={"K": k_slider, "p_unlabelled": p_slider, "max_gap": gap_slider},
+        rows=[k_row, p_slider, gap_row], compute=compute,
+        figures_of=lambda state: [state.timeline, state.histogram],
+        summary_of=lambda state: state.summary(), show=show,
+        note="Sparse-label explorer: run this cell to get controls for K, p_unlabelled and "
+             "max_gap and live figures of S_V, N(u) and the stage-3 pair gaps.",
+    )
