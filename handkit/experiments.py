@@ -228,16 +228,16 @@ def _describe_failed_cell(notebook: nbformat.NotebookNode) -> str:
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def _number_widget_views(notebook: nbformat.NotebookNode) -> None:
-    """Replace the random model ids of widget views with their position in the notebook.
+def _drop_widget_views(notebook: nbformat.NotebookNode) -> None:
+    """Keep only the plain-text form of widget outputs.
 
-    The widget state is not saved, so the ids point at nothing either way; numbered, they stay
-    the same from one execution to the next.
+    The widget state is not saved, so a widget view would have no model to show: JupyterLab
+    would show "Error displaying widget" or a raw repr. The plain text stays instead (handkit's
+    explorers say there to run the cell); running the cell shows the live widget again.
     """
-    for cell_index, cell in enumerate(notebook.cells):
-        for output_index, output in enumerate(cell.get("outputs", [])):
-            if _WIDGET_VIEW in output.get("data", {}):
-                output["data"][_WIDGET_VIEW]["model_id"] = f"{cell_index:016x}{output_index:016x}"
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(_WIDGET_VIEW, None)
 
 
 def execute_in_place(
@@ -249,9 +249,9 @@ def execute_in_place(
     """Re-execute notebooks top to bottom at their default parameters and save them in place.
 
     The saved notebook names ``kernel`` as its kernel (JupyterLab opens it there) and holds no
-    per-cell timestamps or widget state, and widget views are numbered rather than given random
-    ids, so executing it again changes only what the code changed. A notebook that fails is
-    left as it was.
+    per-cell timestamps, no widget state and no widget views (only their plain-text form, see
+    :func:`_drop_widget_views`), so it stays small and executing it again changes only what the
+    code changed. A notebook that fails is left as it was.
 
     Args:
         notebooks: paths of ``.ipynb`` files; each runs in its own folder.
@@ -299,7 +299,7 @@ def execute_in_place(
                 f"{path} was left unchanged"
             ) from error
         notebook.metadata.pop("widgets", None)
-        _number_widget_views(notebook)
+        _drop_widget_views(notebook)
         nbformat.write(notebook, path)
         if log:
             log(f"{prefix} saved in {time.perf_counter() - start:.1f} s")
