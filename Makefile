@@ -2,7 +2,9 @@
 #
 #   make run         set up .venv, run every notebook headless into runs/<timestamp>/, print key numbers
 #   make test        set up .venv, run the whole test suite (unit tests, doctests, notebooks)
-#   make lab         set up .venv, open JupyterLab on notebooks/ with the "Python (handkit)" kernel
+#   make lab         set up .venv, open JupyterLab on working copies in my-notebooks/ (notebooks/
+#                    stays as committed) with the "Python (handkit)" kernel
+#   make lab-reset   fresh working copies: all, or NOTEBOOK="01_mano_basics 02_sparse_videos"
 #   make notebooks   set up .venv, re-execute the committed notebooks in place at their defaults
 #
 # Set-up creates .venv with $(PYTHON) when it does not exist, then installs handkit with
@@ -21,7 +23,9 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 LAB_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: run test lab notebooks setup
+NOTEBOOK ?=
+
+.PHONY: run test lab lab-reset notebooks setup
 
 run test notebooks: export OMP_NUM_THREADS ?= 2
 
@@ -30,14 +34,20 @@ run: setup
 
 # Lint (ruff; settings in pyproject.toml), then unit tests and doctests (tests/, handkit/),
 # papermill runs of every notebook with default and alternate parameters
-# (tests/test_notebooks.py), and nbval over the committed notebooks. A module that fails to
-# import is reported as an error without hiding the other tests' results.
+# (tests/test_notebooks.py), the browser test (tests/test_browser.py: JupyterLab in headless
+# Chromium; skipped, with the reason printed, where /usr/bin/chromium is missing), and nbval over
+# the committed notebooks. A module that fails to import is reported as an error without hiding
+# the other tests' results; -rs lists why tests were skipped.
 test: setup
 	$(VENV)/bin/ruff check .
-	$(VENV_PYTHON) -m pytest --continue-on-collection-errors handkit tests $(NBVAL) $(NOTEBOOKS)
+	$(VENV_PYTHON) -m pytest -rs --continue-on-collection-errors handkit tests $(NBVAL) $(NOTEBOOKS)
 
+# Working copies in my-notebooks/ (python -m handkit lab: made from notebooks/ the first time).
 lab: setup
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --MappingKernelManager.default_kernel_name=handkit $(LAB_ARGS)
+	$(VENV_PYTHON) -m handkit lab -- $(LAB_ARGS)
+
+lab-reset: setup
+	$(VENV_PYTHON) -m handkit lab --no-launch --reset $(NOTEBOOK)
 
 # In place, in the handkit kernel, with no per-cell timestamps or widget state: executing again
 # changes only what the code changed (handkit.experiments.execute_in_place).

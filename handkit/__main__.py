@@ -3,6 +3,7 @@
 Commands:
   bench <name>   print benchmark figures (names: mano, render)
   data synth     generate a synthetic sparsely-labelled video set
+  lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
 """
 
@@ -16,6 +17,7 @@ COMMANDS = {
     ("bench", "mano"): "handkit.benchmarks.mano",
     ("bench", "render"): "handkit.benchmarks.render",
     ("data", "synth"): "handkit.data.synthetic",
+    ("lab",): "handkit.lab",
     ("run",): "handkit.experiments",
 }
 
