@@ -18,6 +18,8 @@ from typing import Any
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+#: CSS class of every explorer (the browser test finds explorers by it).
+EXPLORER_CLASS = "handkit-explorer"
 #: Room for descriptions like "p_unlabelled" without cutting them.
 DESCRIPTION_WIDTH = "110px"
 #: Sliders long enough that one pixel is a small step (two fit side by side in a notebook).
@@ -104,6 +106,7 @@ class Explorer(widgets.VBox):
         for figure in self.figures:
             figure.layout.uirevision = "explorer"
         super().__init__([*rows, self.summary, *self.figures])
+        self.add_class(EXPLORER_CLASS)
         for control in self.controls.values():
             control.observe(self._redraw, names="value")
 
