@@ -75,28 +75,73 @@ HO3D_SEQUENCES = {"ABF10": 5, "BB12": 5, "MC2": 5}  # Mini-HO-3D test, val, trai
 HO3D_UNANNOTATED = ("BB12", "0002")
 HO3D_SIZE = (96, 72)
 HO3D_K = np.array([[92.1, 0.0, 48.3], [0.0, 91.8, 35.6], [0.0, 0.0, 1.0]])
+#: A Mini-HO-3D train sequence with HO-3D v3's quirks (made with its own random stream, so the
+#: other sequences and the InterHand fixture keep their bytes): frames whose meta values are all
+#: None (camMat too), frames with an image but no meta file (as ABF12 0678-0728 in the real v3
+#: release), and a frame whose hand keys alone are None. Its camera differs from HO3D_K, so a K
+#: borrowed from another sequence would show.
+HO3D_QUIRKS_SEQUENCE = "ABF12"
+HO3D_QUIRKS_FRAMES = 8
+HO3D_QUIRKS_K = np.array([[88.4, 0.0, 47.1], [0.0, 88.9, 36.2], [0.0, 0.0, 1.0]])
+HO3D_ALL_NONE = ("0000", "0004")
+HO3D_NO_META = ("0002", "0003")
+HO3D_NO_HAND = ("0006",)
 
 
 def write_ho3d(root: Path, rng: np.random.Generator) -> None:
     for seq, num_frames in HO3D_SEQUENCES.items():
-        (root / "train" / seq / "rgb").mkdir(parents=True)
-        (root / "train" / seq / "meta").mkdir(parents=True)
         for frame in range(num_frames):
             name = f"{frame:04d}"
-            rot, joints = posed_hand(rng, HO3D_K, HO3D_SIZE, depth=600.0)
-            uv = project(joints[[0, 4]], HO3D_K)
-            image = marker_image(*HO3D_SIZE, uv[0], uv[1])
-            image.save(root / "train" / seq / "rgb" / f"{name}.jpg", quality=95)
-            meta = ho3d_meta(rot, joints, rng)
+            meta = write_ho3d_frame(root, seq, name, HO3D_K, rng)
             if (seq, name) == HO3D_UNANNOTATED:
                 meta.update(handPose=None, handTrans=None, handBeta=None, handJoints3D=None)
-            with (root / "train" / seq / "meta" / f"{name}.pkl").open("wb") as file:
-                pickle.dump(meta, file, protocol=2)
-    truth = {"rest_joints_mm": REST_JOINTS_MM.tolist(), "unannotated": list(HO3D_UNANNOTATED)}
+            write_ho3d_meta(root, seq, name, meta)
+    write_ho3d_quirks(root, np.random.default_rng([SEED, 1]))
+    truth = {
+        "rest_joints_mm": REST_JOINTS_MM.tolist(),
+        "unannotated": list(HO3D_UNANNOTATED),
+        "quirks_sequence": HO3D_QUIRKS_SEQUENCE,
+        "quirks_K": HO3D_QUIRKS_K.tolist(),
+        "all_none_meta": list(HO3D_ALL_NONE),
+        "no_meta_file": list(HO3D_NO_META),
+        "no_hand": list(HO3D_NO_HAND),
+    }
     (root / "fixture_truth.json").write_text(json.dumps(truth, indent=1))
 
 
-def ho3d_meta(rot: np.ndarray, joints_mm: np.ndarray, rng: np.random.Generator) -> dict:
+def write_ho3d_quirks(root: Path, rng: np.random.Generator) -> None:
+    seq = HO3D_QUIRKS_SEQUENCE
+    for frame in range(HO3D_QUIRKS_FRAMES):
+        name = f"{frame:04d}"
+        meta = write_ho3d_frame(root, seq, name, HO3D_QUIRKS_K, rng)  # every frame shows a hand
+        if name in HO3D_NO_META:
+            continue
+        if name in HO3D_ALL_NONE:
+            meta = dict.fromkeys(meta)
+        if name in HO3D_NO_HAND:
+            meta.update(handPose=None, handTrans=None, handBeta=None, handJoints3D=None)
+        write_ho3d_meta(root, seq, name, meta)
+
+
+def write_ho3d_frame(root: Path, seq: str, name: str, K: np.ndarray, rng) -> dict:
+    """Save one marker image of a random hand; return its meta dict."""
+    (root / "train" / seq / "rgb").mkdir(parents=True, exist_ok=True)
+    rot, joints = posed_hand(rng, K, HO3D_SIZE, depth=600.0)
+    uv = project(joints[[0, 4]], K)
+    image = marker_image(*HO3D_SIZE, uv[0], uv[1])
+    image.save(root / "train" / seq / "rgb" / f"{name}.jpg", quality=95)
+    return ho3d_meta(rot, joints, rng, K)
+
+
+def write_ho3d_meta(root: Path, seq: str, name: str, meta: dict) -> None:
+    (root / "train" / seq / "meta").mkdir(parents=True, exist_ok=True)
+    with (root / "train" / seq / "meta" / f"{name}.pkl").open("wb") as file:
+        pickle.dump(meta, file, protocol=2)
+
+
+def ho3d_meta(
+    rot: np.ndarray, joints_mm: np.ndarray, rng: np.random.Generator, K: np.ndarray
+) -> dict:
     """HO-3D's meta dict: OpenGL-style camera frame, metres, MANO 16-plus-tips joint order."""
     joints_gl = joints_mm @ OPENGL.T / 1000.0  # (21, 3) handkit order
     mano_order = np.empty_like(joints_gl)
@@ -107,7 +152,7 @@ def ho3d_meta(rot: np.ndarray, joints_mm: np.ndarray, rng: np.random.Generator) 
         "handTrans": joints_gl[0].astype(np.float32),
         "handBeta": rng.normal(0, 0.5, 10).astype(np.float32),
         "handJoints3D": mano_order.astype(np.float32),
-        "camMat": HO3D_K.astype(np.float32),
+        "camMat": K.astype(np.float32),
         "objName": "003_cracker_box",
         "objLabel": 1,
         "objRot": rng.normal(0, 1, (3, 1)).astype(np.float32),

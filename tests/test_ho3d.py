@@ -13,7 +13,15 @@ import torch
 from PIL import Image
 
 from handkit.data.crop import project
-from handkit.data.ho3d import HO3DReader, load_meta, mini_ho3d
+from handkit.data.ho3d import (
+    ALL_NONE,
+    CAMERA_BORROWED,
+    NO_HAND,
+    NO_META,
+    HO3DReader,
+    load_meta,
+    mini_ho3d,
+)
 from handkit.data.splits import MINI_HO3D_TEST, MINI_HO3D_VAL, mini_ho3d_sequences
 from handkit.mano.safe_pickle import UnsafePickleError
 
@@ -37,11 +45,11 @@ def rotmat(rotvec):
 
 
 def test_indexes_every_frame_of_every_sequence(reader):
-    assert reader.video_ids == ("ABF10", "BB12", "MC2")
-    assert len(reader) == 15
-    for video_id in reader.video_ids:
+    assert reader.video_ids == ("ABF10", "ABF12", "BB12", "MC2")
+    assert reader.lengths == (5, 8, 5, 5) and len(reader) == 23
+    for video_id, length in zip(reader.video_ids, reader.lengths, strict=True):
         records = list(reader.iter_video(video_id))
-        assert [r.frame_index for r in records] == list(range(5))
+        assert [r.frame_index for r in records] == list(range(length))
         assert {r.video_id for r in records} == {video_id}
 
 
@@ -94,7 +102,7 @@ def test_unannotated_frame_is_never_labelled_and_has_no_valid_joint():
     record = reader[index]
     assert not reader.annotated_mask[index] and not record.labelled
     assert not record.joint_valid.any()
-    assert reader.labelled_mask.sum() == reader.annotated_mask.sum() == 14
+    assert reader.labelled_mask.sum() == reader.annotated_mask.sum() == 17
 
 
 def test_labelled_frames_follow_the_label_grid():
@@ -115,7 +123,7 @@ def test_mini_ho3d_split_names():
 
 
 def test_mini_ho3d_readers_on_fixture():
-    assert mini_ho3d(FIXTURE, "train").video_ids == ("MC2",)
+    assert mini_ho3d(FIXTURE, "train").video_ids == ("ABF12", "MC2")
     assert mini_ho3d(FIXTURE, "val").video_ids == ("BB12",)
     assert mini_ho3d(FIXTURE, "test").video_ids == ("ABF10",)
 
@@ -135,10 +143,13 @@ def test_missing_folders_and_files_are_named(tmp_path):
         HO3DReader(tmp_path)
     with pytest.raises(FileNotFoundError, match="rgb"):
         HO3DReader(FIXTURE, sequences=["NOPE1"])
+    with pytest.raises(ValueError, match="missing_meta must be one of"):
+        HO3DReader(FIXTURE, missing_meta="skip")
     shutil.copytree(FIXTURE / "train" / "MC2", tmp_path / "train" / "MC2")
     (tmp_path / "train" / "MC2" / "meta" / "0003.pkl").unlink()
-    with pytest.raises(FileNotFoundError, match="0003.pkl"):
-        HO3DReader(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"1 images have no meta file.*MC2/meta/0003.pkl"):
+        HO3DReader(tmp_path, missing_meta="error")
+    assert HO3DReader(tmp_path).summary().unannotated == {NO_META: ("MC2/0003",)}
 
 
 class _RunsCode:
@@ -153,3 +164,109 @@ def test_meta_pickle_with_foreign_class_is_refused(tmp_path, monkeypatch):
     with pytest.raises(UnsafePickleError, match=r"(posix|nt|os)\.mkdir"):
         load_meta(path)
     assert not (tmp_path / "pwned").exists()
+
+
+# ----------------------------------------------------------------------------- HO-3D v3 quirks
+QUIRKS = TRUTH["quirks_sequence"]
+QUIRKS_K = np.array(TRUTH["quirks_K"])
+
+
+def quirk_records(reader, names):
+    return [reader[reader.video_indices(QUIRKS)[int(name)]] for name in names]
+
+
+@pytest.mark.parametrize("kind", ["all_none_meta", "no_meta_file", "no_hand"])
+def test_v3_frames_without_annotation_keep_their_image_and_the_sequence_camera(reader, kind):
+    for record in quirk_records(reader, TRUTH[kind]):
+        assert not record.labelled and not record.joint_valid.any()
+        for name in ("root", "theta", "beta", "joints"):
+            value = getattr(record, name)
+            assert np.all(value == 0) and np.isfinite(value).all(), name
+        np.testing.assert_allclose(record.K, QUIRKS_K, rtol=1e-6)  # this sequence's camera
+        assert record.image.shape == (72, 96, 3) and record.image.max() > 200  # a hand marker
+
+
+def test_v3_quirks_sequence_is_read_with_its_annotated_frames(reader):
+    indices = reader.video_indices(QUIRKS)
+    unannotated = {int(n) for k in ("all_none_meta", "no_meta_file", "no_hand") for n in TRUTH[k]}
+    assert reader.annotated_mask[indices].tolist() == [
+        frame not in unannotated for frame in range(len(indices))
+    ]
+    for record in quirk_records(reader, ["0001", "0005", "0007"]):
+        assert record.joint_valid.all()
+        (u0, v0), = np.rint(project(record.joints[:1], record.K)).astype(int)
+        assert record.image[v0, u0].min() > 200  # the wrist marker under the projected wrist
+    # K = 128: grid frames 0 and 7; frame 0 has every meta value None, so only 7 is labelled
+    assert np.flatnonzero(reader.labelled_masks()[reader.video_ids.index(QUIRKS)]).tolist() == [7]
+
+
+def test_summary_says_what_the_reader_did(reader):
+    summary = reader.summary()
+    assert (summary.videos, summary.frames, summary.annotated) == (4, 23, 17)
+    names = {reason: set(frames) for reason, frames in summary.unannotated.items()}
+    assert names == {
+        NO_HAND: {f"{QUIRKS}/{n}" for n in TRUTH["no_hand"]} | {"/".join(TRUTH["unannotated"])},
+        ALL_NONE: {f"{QUIRKS}/{n}" for n in TRUTH["all_none_meta"]},
+        NO_META: {f"{QUIRKS}/{n}" for n in TRUTH["no_meta_file"]},
+    }
+    assert sum(map(len, summary.unannotated.values())) == summary.frames - summary.annotated
+    borrowed = {f"{QUIRKS}/{n}" for n in TRUTH["all_none_meta"] + TRUTH["no_meta_file"]}
+    assert set(summary.notes[CAMERA_BORROWED]) == borrowed
+    text = str(summary)
+    assert "4 videos, 23 frames, 17 annotated" in text and "2 frames, " + NO_META in text
+
+
+def test_whole_mini_split_with_quirks_is_readable():
+    train = mini_ho3d(FIXTURE, "train")
+    records = [train[i] for i in range(len(train))]
+    assert len(records) == 13 and sum(r.joint_valid.any() for r in records) == 8
+    arrays = train.split_arrays()
+    np.testing.assert_array_equal(arrays.joint_valid, [r.joint_valid for r in records])
+    np.testing.assert_allclose(arrays.K, [r.K for r in records])
+
+
+def test_borrowed_camera_is_the_nearest_frame_s(tmp_path):
+    root = tmp_path / "ho3d"
+    shutil.copytree(FIXTURE / "train" / QUIRKS, root / "train" / QUIRKS)
+    for frame, scale in (("0001", 1.0), ("0005", 2.0), ("0007", 3.0)):  # cameras told apart
+        path = root / "train" / QUIRKS / "meta" / f"{frame}.pkl"
+        meta = load_meta(path)
+        meta["camMat"] = meta["camMat"] * np.array([[scale, 1, 1], [1, scale, 1], [1, 1, 1]])
+        path.write_bytes(pickle.dumps(meta, protocol=2))
+    reader = HO3DReader(root)
+    focal = [reader[i].K[0, 0] / QUIRKS_K[0, 0] for i in range(len(reader))]
+    # frames 0..7: all-None, fx1, no meta, no meta, all-None, fx2, hand None (own camMat), fx3
+    np.testing.assert_allclose(focal, [1, 1, 1, 1, 2, 2, 1, 3], rtol=1e-6)
+
+
+def test_sequence_without_any_camera_is_refused_naming_it(tmp_path):
+    root = tmp_path / "ho3d"
+    shutil.copytree(FIXTURE / "train" / QUIRKS, root / "train" / QUIRKS)
+    for path in (root / "train" / QUIRKS / "meta").glob("*.pkl"):
+        path.write_bytes(pickle.dumps(dict.fromkeys(load_meta(path)), protocol=2))
+    with pytest.raises(ValueError, match=rf"{QUIRKS}/meta: no meta file of this sequence has a"):
+        HO3DReader(root)
+
+
+def test_broken_files_are_named(tmp_path):
+    root = tmp_path / "ho3d"
+    shutil.copytree(FIXTURE / "train" / "MC2", root / "train" / "MC2")
+    meta_path = root / "train" / "MC2" / "meta" / "0002.pkl"
+    good = meta_path.read_bytes()
+    meta_path.write_bytes(good[: len(good) // 2])  # truncated download
+    with pytest.raises(pickle.UnpicklingError, match="MC2/meta/0002.pkl"):
+        HO3DReader(root)
+    meta = load_meta(FIXTURE / "train" / "MC2" / "meta" / "0002.pkl")
+    for key, value in (("handJoints3D", np.zeros((16, 3))), ("camMat", np.eye(4))):
+        meta_path.write_bytes(pickle.dumps({**meta, key: value}, protocol=2))
+        with pytest.raises(ValueError, match=rf"MC2/meta/0002.pkl: '{key}' must have shape"):
+            HO3DReader(root)
+    meta_path.write_bytes(good)
+    image_path = root / "train" / "MC2" / "rgb" / "0001.jpg"
+    image_path.write_bytes(image_path.read_bytes()[:100])
+    reader = HO3DReader(root)
+    with pytest.raises(ValueError, match="MC2/rgb/0001.jpg: cannot read this HO-3D image"):
+        reader[1]
+    image_path.unlink()
+    with pytest.raises(FileNotFoundError, match="MC2/rgb/0001.jpg"):
+        reader[1]

@@ -11,7 +11,13 @@ import roma
 import torch
 
 from handkit.data.crop import project
-from handkit.data.interhand import InterHandReader, annotation_path, mini_interhand
+from handkit.data.interhand import (
+    BAD_WRIST,
+    NO_FIT,
+    InterHandReader,
+    annotation_path,
+    mini_interhand,
+)
 from handkit.data.splits import VideoInfo, mini_interhand_videos
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data_samples" / "interhand_fixture"
@@ -166,3 +172,70 @@ def test_errors_name_what_was_expected(tmp_path):
     no_images = InterHandReader(tmp_path, "val", hands_mean=HANDS_MEAN)
     with pytest.raises(FileNotFoundError, match=r"images/val/Capture0/0000_right_rom/cam400002"):
         no_images[0]
+
+
+def copy_annotations(tmp_path):
+    shutil.copytree(FIXTURE / "annotations", tmp_path / "annotations")
+    return lambda kind: annotation_path(tmp_path, "val", kind)
+
+
+@pytest.mark.parametrize("kind", ["data", "camera", "joint_3d", "MANO_NeuralAnnot"])
+@pytest.mark.parametrize("keep", [0.5, 0.0])
+def test_truncated_json_is_named(tmp_path, kind, keep):
+    path = copy_annotations(tmp_path)(kind)
+    content = path.read_bytes()
+    path.write_bytes(content[: int(len(content) * keep)])  # a partial download
+    with pytest.raises(ValueError, match=rf"InterHand2.6M_val_{kind}.json: not valid JSON"):
+        InterHandReader(tmp_path, "val", hands_mean=HANDS_MEAN)
+
+
+def test_malformed_annotations_are_named(tmp_path):
+    path = copy_annotations(tmp_path)
+
+    def rewrite(kind, change):
+        content = json.loads(path(kind).read_text())
+        change(content)
+        path(kind).write_text(json.dumps(content))
+
+    def fails(pattern):
+        with pytest.raises(ValueError, match=pattern):
+            InterHandReader(tmp_path, "val", hands_mean=HANDS_MEAN)
+
+    original = {kind: path(kind).read_text() for kind in ("data", "camera", "joint_3d")}
+    rewrite("data", lambda d: d["images"][3].pop("frame_idx"))
+    fails(r"InterHand2.6M_val_data.json: an image entry has no \['frame_idx'\]")
+    path("data").write_text("[1, 2]")
+    fails("InterHand2.6M_val_data.json: expected a JSON object, found a list")
+    path("data").write_text(original["data"])
+    rewrite("data", lambda d: d["annotations"][0].update(joint_valid=[[1]] * 5))
+    fails(r"InterHand2.6M_val_data.json: annotation of image \d+ needs joint_valid")
+    path("data").write_text(original["data"])
+    rewrite("camera", lambda c: c["0"]["camrot"].pop("400002"))
+    fails(r"InterHand2.6M_val_camera.json: no '400002' for capture 0, camera 400002")
+    path("camera").write_text(original["camera"])
+    rewrite("joint_3d", lambda j: j["0"]["100"].update(world_coord=[[0, 0, 0]] * 21))
+    fails(r"InterHand2.6M_val_joint_3d.json: capture 0, frame 100: expected world_coord")
+    path("joint_3d").write_text(original["joint_3d"])
+    rewrite("MANO_NeuralAnnot", lambda m: m["0"]["100"]["right"].update(pose=[0.0] * 45))
+    fails(r"InterHand2.6M_val_MANO_NeuralAnnot.json: capture 0, frame 100: expected a right")
+
+
+def test_summary_counts_unannotated_frames_by_reason(reader):
+    summary = reader.summary()
+    assert (summary.frames, summary.annotated) == (27, 22)
+    counts = {reason: len(names) for reason, names in summary.unannotated.items()}
+    # frame 106 (no fit) and 109 (invalid wrist) in both cameras of 0000; the left-hand frame
+    assert counts == {NO_FIT: 3, BAD_WRIST: 2}
+    assert f"{SPECIAL_VIDEO}@{TRUTH['bad_wrist_frame']}" in summary.unannotated[BAD_WRIST]
+    assert f"{SPECIAL_VIDEO}@{TRUTH['no_mano_frame']}" in summary.unannotated[NO_FIT]
+    assert "22 annotated" in str(summary)
+
+
+def test_corrupt_image_is_named(tmp_path):
+    shutil.copytree(FIXTURE / "annotations", tmp_path / "annotations")
+    shutil.copytree(FIXTURE / "images", tmp_path / "images")
+    reader = InterHandReader(tmp_path, "val", hands_mean=HANDS_MEAN)
+    image = tmp_path / "images" / "val" / "Capture0/0000_right_rom/cam400002/image00100.jpg"
+    image.write_bytes(b"not a jpeg")
+    with pytest.raises(ValueError, match="image00100.jpg: cannot read this InterHand2.6M image"):
+        reader[0]

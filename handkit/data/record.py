@@ -15,7 +15,7 @@ Conventions (shared by all readers, the models and the metrics):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -53,3 +53,28 @@ class FrameRecord:
     frame_index: int
     verts: np.ndarray | None = None
     mask: np.ndarray | None = None
+
+
+def without_ground_truth(record: FrameRecord) -> FrameRecord:
+    """The record with its ground truth removed: root, theta, beta and joints zero (never NaN),
+    ``joint_valid`` all False, no vertices and no mask; image, K and the frame's identity kept.
+
+    What training code may see of an unlabelled frame (:mod:`handkit.data.batch`).
+
+    >>> import numpy as np
+    >>> r = FrameRecord(np.zeros((2, 2, 3), np.uint8), np.eye(3), np.ones(3), np.ones(48),
+    ...                 np.ones(10), np.ones((21, 3)), np.ones(21, bool), False, "v", 7)
+    >>> hidden = without_ground_truth(r)
+    >>> bool(hidden.joint_valid.any()), float(abs(hidden.joints).sum()), hidden.frame_index
+    (False, 0.0, 7)
+    """
+    return replace(
+        record,
+        root=np.zeros_like(record.root),
+        theta=np.zeros_like(record.theta),
+        beta=np.zeros_like(record.beta),
+        joints=np.zeros_like(record.joints),
+        joint_valid=np.zeros_like(record.joint_valid, dtype=bool),
+        verts=None,
+        mask=None,
+    )

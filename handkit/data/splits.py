@@ -4,23 +4,19 @@
 * Mini-InterHand: right-hand-only videos with at least 1000 frames from InterHand2.6M's official
   val and test splits; the last 25 filtered val videos are val, the rest of filtered val is train,
   a seeded random 100 of filtered test are test.
-* :class:`VideoFrames`: the base of the dataset readers. It numbers the frames of all videos
-  0..N-1, knows each frame's video and position, and which frames are annotated and labelled.
 
-A frame is *annotated* when the dataset gives it a usable hand annotation, and *labelled* when it
-is annotated and sits on the label grid S_V = {0, K, 2K, ..., T-1} of its video
-(:func:`handkit.data.pairs.labelled_mask`). Only annotated frames have ground truth to evaluate.
+The readers' base class :class:`~handkit.data.frames.VideoFrames` lives in
+:mod:`handkit.data.frames` (importable from here too).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from handkit.data.pairs import labelled_mask
-from handkit.data.record import FrameRecord
+from handkit.data.frames import VideoFrames
 
 SPLITS = ("train", "val", "test")
 
@@ -119,51 +115,12 @@ def mini_interhand_videos(
     return [kept[i] for i in sorted(chosen)]
 
 
-class VideoFrames:
-    """Frames of several videos numbered 0..N-1, video after video; the readers' base class.
-
-    Subclasses call ``super().__init__`` with each video's annotated-frame mask and implement
-    :meth:`_read`. Indexing gives a :class:`FrameRecord`; ``iter_video`` walks one video.
-
-    Args:
-        annotated: video id -> (T,) bool, True where the frame has a usable annotation.
-        label_every: K, the label spacing of S_V (Sec. II-A); the paper uses 128.
-    """
-
-    def __init__(self, annotated: Mapping[str, np.ndarray], *, label_every: int = 128):
-        self.label_every = label_every
-        self.video_ids = tuple(annotated)
-        self.annotated_mask = np.concatenate(
-            [np.asarray(annotated[v], dtype=bool) for v in self.video_ids] or [np.zeros(0, bool)]
-        )  # (N,)
-        grid = [labelled_mask(len(annotated[v]), label_every) for v in self.video_ids]
-        self.labelled_mask = self.annotated_mask & np.concatenate(grid or [np.zeros(0, bool)])
-        lengths = [len(annotated[v]) for v in self.video_ids]
-        self._starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)  # (videos + 1,)
-        self._video_pos = {v: i for i, v in enumerate(self.video_ids)}
-
-    def __len__(self) -> int:
-        return int(self._starts[-1])
-
-    def __getitem__(self, index: int) -> FrameRecord:
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"frame index {index} out of range for {len(self)} frames")
-        index = index % len(self)
-        video = int(np.searchsorted(self._starts, index, side="right")) - 1
-        frame_index = index - int(self._starts[video])
-        return self._read(self.video_ids[video], frame_index, bool(self.labelled_mask[index]))
-
-    def video_indices(self, video_id: str) -> range:
-        """Dataset indices of the frames of ``video_id``, in temporal order."""
-        if video_id not in self._video_pos:
-            raise KeyError(f"unknown video {video_id!r}; known: {list(self.video_ids)[:5]}...")
-        pos = self._video_pos[video_id]
-        return range(int(self._starts[pos]), int(self._starts[pos + 1]))
-
-    def iter_video(self, video_id: str) -> Iterator[FrameRecord]:
-        """The records of one video, frame 0 first (images are read one at a time)."""
-        for index in self.video_indices(video_id):
-            yield self[index]
-
-    def _read(self, video_id: str, frame_index: int, labelled: bool) -> FrameRecord:
-        raise NotImplementedError
+__all__ = [
+    "MINI_HO3D_TEST",
+    "MINI_HO3D_VAL",
+    "SPLITS",
+    "VideoFrames",
+    "VideoInfo",
+    "mini_ho3d_sequences",
+    "mini_interhand_videos",
+]

@@ -22,14 +22,16 @@ Introduced in ``notebooks/02_sparse_videos.ipynb``.
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from zlib import error as zlib_error
 
 import numpy as np
 
+from handkit.data.frames import SplitArrays, VideoFrames
 from handkit.data.pairs import labelled_mask
-from handkit.data.record import FrameRecord
-from handkit.data.splits import SPLITS, VideoFrames
+from handkit.data.splits import SPLITS
 from handkit.npz import write_npz
 
 FORMAT_NAME = "handkit-videos"
@@ -132,7 +134,12 @@ def read_index(root: str | Path) -> dict:
     path = Path(root) / INDEX_FILE
     if not path.is_file():
         raise ValueError(f"expected a dataset index at {path}, found no such file")
-    index = json.loads(path.read_text())
+    try:
+        index = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not a valid JSON file ({error}); is it truncated?") from None
+    if not isinstance(index, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(index).__name__}")
     if index.get("format") != FORMAT_NAME or index.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"{path}: expected format {FORMAT_NAME!r} version {FORMAT_VERSION}, "
@@ -155,31 +162,34 @@ def read_video(folder: str | Path) -> VideoArrays:
     for name in (FRAMES_FILE, ANNOTATIONS_FILE):
         if not (folder / name).is_file():
             raise ValueError(f"expected {folder / name}, found no such file")
-    frames = _load_array(folder / FRAMES_FILE, "frames")
-    with np.load(folder / ANNOTATIONS_FILE, allow_pickle=False) as archive:
-        missing = [k for k in ANNOTATION_SHAPES if k not in archive.files]
-        if missing:
-            raise ValueError(
-                f"{folder / ANNOTATIONS_FILE}: expected arrays {missing}, "
-                f"found {sorted(archive.files)}"
-            )
-        annotations = {k: archive[k] for k in ANNOTATION_SHAPES}
+    frames = _load_arrays(folder / FRAMES_FILE, ("frames",))["frames"]
+    annotations = _load_arrays(folder / ANNOTATIONS_FILE, tuple(ANNOTATION_SHAPES))
     video = VideoArrays(frames=frames, **annotations)
     check_video(video, where=str(folder))
     return video
 
 
-def _load_array(path: Path, name: str) -> np.ndarray:
-    """The array ``name`` of an .npz archive, with an error naming the file if it is absent."""
-    with np.load(path, allow_pickle=False) as archive:
-        if name not in archive.files:
-            raise ValueError(f"{path}: expected an array {name!r}, found {sorted(archive.files)}")
-        return archive[name]
+def _load_arrays(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The arrays ``names`` of an .npz archive; errors (absent arrays, a truncated or corrupt
+    archive) name the file."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            found = sorted(archive.files)
+            arrays = {name: archive[name] for name in names if name in archive.files}
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib_error) as error:
+        raise ValueError(f"{path}: cannot read this .npz archive ({error})") from None
+    missing = [name for name in names if name not in arrays]
+    if missing:
+        raise ValueError(f"{path}: expected arrays {missing}, found {found}")
+    return arrays
 
 
 class VideoDataset(VideoFrames):
     """Reader of a dataset folder: indexing gives :class:`FrameRecord` s, frames numbered 0..N-1
-    video after video (see :class:`handkit.data.splits.VideoFrames`).
+    video after video (see :class:`handkit.data.frames.VideoFrames`).
+
+    Whole videos are decompressed on first use and cached; pickling (e.g. for DataLoader workers
+    started with "spawn") leaves the cache behind, so it stays cheap.
 
     Args:
         root: the dataset folder (holding ``index.json``).
@@ -198,6 +208,9 @@ class VideoDataset(VideoFrames):
             label_every=self.index["label_every"],
         )
         self._cache: dict[str, VideoArrays] = {}
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_cache": {}}
 
     def video(self, video_id: str) -> VideoArrays:
         """Whole-video arrays (read once, then cached), checked against ``index.json``."""
@@ -220,18 +233,41 @@ class VideoDataset(VideoFrames):
             self._cache[video_id] = video
         return self._cache[video_id]
 
-    def _read(self, video_id: str, frame_index: int, labelled: bool) -> FrameRecord:
-        v = self.video(video_id)
-        return FrameRecord(
-            image=np.array(v.frames[frame_index]),
-            K=v.K[frame_index],
-            root=v.root[frame_index],
-            theta=v.theta[frame_index],
-            beta=v.beta[frame_index],
-            joints=v.joints[frame_index],
-            joint_valid=np.ones(21, bool),
-            labelled=labelled,
-            video_id=video_id,
-            frame_index=frame_index,
-            mask=v.mask[frame_index],
+    def split_arrays(self, *, images: bool = False) -> SplitArrays:
+        """Every frame's arrays stacked, video after video (whole videos at once; see
+        :meth:`handkit.data.frames.VideoFrames.split_arrays`). Every frame is annotated."""
+        videos = [self.video(video_id) for video_id in self.video_ids]
+        video, frame = self.locate(np.arange(len(self)))
+
+        def stack(name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
+            parts = [getattr(v, name) for v in videos]
+            return np.concatenate(parts) if parts else np.zeros((0, *shape), dtype)
+
+        return SplitArrays(
+            video=video,
+            frame=frame,
+            K=stack("K", (3, 3), np.float64),
+            root=stack("root", (3,), np.float64),
+            theta=stack("theta", (48,), np.float64),
+            beta=stack("beta", (10,), np.float64),
+            joints=stack("joints", (21, 3), np.float64),
+            joint_valid=np.ones((len(self), 21), dtype=bool),
+            annotated=self.annotated_mask.copy(),
+            labelled=self.labelled_mask.copy(),
+            images=stack("frames", (*self.image_size, 3), np.uint8) if images else None,
         )
+
+    def _image(self, video_id: str, frame_index: int) -> np.ndarray:
+        return np.array(self.video(video_id).frames[frame_index])
+
+    def _annotation(self, video_id: str, frame_index: int) -> dict[str, np.ndarray]:
+        v = self.video(video_id)
+        return {
+            "K": v.K[frame_index],
+            "root": v.root[frame_index],
+            "theta": v.theta[frame_index],
+            "beta": v.beta[frame_index],
+            "joints": v.joints[frame_index],
+            "joint_valid": np.ones(21, bool),
+            "mask": v.mask[frame_index],
+        }
