@@ -16,6 +16,7 @@ from handkit.data.pairs import (
     labelled_masks,
     nearest_labelled,
     nearest_labelled_frames,
+    previous_next_labelled,
 )
 
 RNG = np.random.default_rng(0)
@@ -217,3 +218,62 @@ def test_dataloader_with_workers_yields_the_same_items():
     assert len(single) == 500
     sampler.set_epoch(3)
     assert _loaded(sampler, 0) != single
+
+
+@pytest.mark.parametrize("num_frames", [1, 5, 40, 257])
+def test_previous_next_labelled_match_brute_force(num_frames):
+    for mask in (_random_mask(num_frames), labelled_mask(num_frames, 8)):
+        previous, following = previous_next_labelled(mask)
+        s = np.flatnonzero(mask)
+        for u in range(num_frames):
+            before, after = s[s <= u], s[s >= u]
+            assert previous[u] == (before.max() if before.size else -1)
+            assert following[u] == (after.min() if after.size else -1)
+        # N(u) is one of the two, the nearer one
+        nearest = nearest_labelled(mask)
+        assert np.all((nearest == previous) | (nearest == following))
+
+
+def test_previous_next_labelled_without_labels_and_bad_masks():
+    previous, following = previous_next_labelled(np.zeros(4, bool))
+    assert previous.tolist() == following.tolist() == [-1] * 4
+    assert previous.dtype == following.dtype == np.int64
+    with pytest.raises(ValueError, match=r"non-empty 1-D bool array \(T,\)"):
+        previous_next_labelled(np.ones(3, int))
+
+
+@pytest.mark.parametrize("num_samples", [1, 7, 32, 64, 100])
+def test_stage1_num_samples_repeats_frames_evenly(num_samples):
+    masks = labelled_masks([300] * 8, 128)  # the shipped training set: 32 labelled frames
+    sampler = LabelledFrameSampler(masks, num_samples=num_samples, seed=4)
+    items = sampler.draw()
+    assert len(sampler) == len(items) == num_samples
+    counts = Counter(map(tuple, items.tolist()))
+    assert set(counts.values()) <= {num_samples // 32, -(-num_samples // 32)}
+    assert all(masks[v][f] for v, f in counts)
+    np.testing.assert_array_equal(items, sampler.draw())  # a pure function of (seed, epoch)
+    if num_samples >= 32:  # every labelled frame at least once
+        assert len(counts) == 32
+
+
+def test_stage1_default_epoch_is_one_pass_and_epochs_differ():
+    masks = labelled_masks(LENGTHS, 16)
+    one_pass = LabelledFrameSampler(masks, seed=5).draw()
+    double = LabelledFrameSampler(masks, num_samples=2 * len(one_pass), seed=5).draw()
+    np.testing.assert_array_equal(double[: len(one_pass)], one_pass)  # same first pass
+    sampler = LabelledFrameSampler(masks, num_samples=100, seed=5)
+    sampler.set_epoch(1)
+    epoch0 = LabelledFrameSampler(masks, num_samples=100, seed=5).draw()
+    assert not np.array_equal(sampler.draw(), epoch0)
+    with pytest.raises(ValueError, match="num_samples"):
+        LabelledFrameSampler(masks, num_samples=0)
+
+
+def test_samplers_skip_videos_without_labels():
+    masks = [np.zeros(30, bool), labelled_mask(40, 8), np.zeros(5, bool)]
+    assert set(LabelledFrameSampler(masks).draw()[:, 0].tolist()) == {1}
+    pairs = PairSampler(masks, num_samples=300).draw()
+    assert set(pairs[:, 0].tolist()) == {1}
+    assert np.array_equal(masks[1][pairs[:, 2]], pairs[:, 3].astype(bool))
+    with pytest.raises(ValueError, match="at least one labelled frame, got 0 of 35 frames"):
+        PairSampler([np.zeros(30, bool), np.zeros(5, bool)])

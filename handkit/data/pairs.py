@@ -38,21 +38,34 @@ def _check_int(value: object, name: str, *, minimum: int) -> int:
 
 
 def _check_mask(mask: object, name: str) -> np.ndarray:
+    mask = _check_video_mask(mask, name)
+    if not mask.any():
+        raise ValueError(f"{name} must mark at least one labelled frame, got 0 of {mask.size}")
+    return mask
+
+
+def _check_video_mask(mask: object, name: str) -> np.ndarray:
+    """A non-empty 1-D bool mask that may have no True (a video without a labelled frame)."""
     mask = np.asarray(mask)
     if mask.ndim != 1 or mask.dtype != bool or mask.size == 0:
         raise ValueError(
             f"{name} must be a non-empty 1-D bool array (T,), "
             f"got shape {mask.shape} dtype {mask.dtype}"
         )
-    if not mask.any():
-        raise ValueError(f"{name} must mark at least one labelled frame, got 0 of {mask.size}")
     return mask
 
 
 def _check_masks(labelled: Sequence[np.ndarray]) -> list[np.ndarray]:
-    masks = [_check_mask(m, f"labelled[{i}]") for i, m in enumerate(labelled)]
+    """One mask per video; a video may have no labelled frame, the set as a whole must have one."""
+    masks = [_check_video_mask(m, f"labelled[{i}]") for i, m in enumerate(labelled)]
     if not masks:
         raise ValueError("labelled must hold one mask per video, got 0 videos")
+    if not any(m.any() for m in masks):
+        total = sum(m.size for m in masks)
+        raise ValueError(
+            f"labelled must mark at least one labelled frame, "
+            f"got 0 of {total} frames in {len(masks)} videos"
+        )
     return masks
 
 
@@ -118,6 +131,35 @@ def nearest_labelled(labelled: np.ndarray) -> np.ndarray:
     return np.where(take_before, before, after)
 
 
+def previous_next_labelled(labelled: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled frames around every frame u: the last one at or before u and the first one at
+    or after u (both u itself when u is labelled); -1 where there is none.
+
+    :func:`nearest_labelled` picks one of the two; interpolating between labels uses both.
+
+    Args:
+        labelled: (T,) bool mask of S_V (it may have no True: then every entry is -1).
+
+    Returns:
+        previous (T,) int64 and next (T,) int64.
+
+    >>> previous, following = previous_next_labelled(labelled_mask(10, 4))
+    >>> previous.tolist(), following.tolist()
+    ([0, 0, 0, 0, 4, 4, 4, 4, 8, 9], [0, 4, 4, 4, 4, 8, 8, 8, 8, 9])
+    >>> [a.tolist() for a in previous_next_labelled(np.array([False, True, False]))]
+    [[-1, 1, 1], [1, 1, -1]]
+    """
+    mask = _check_video_mask(labelled, "labelled")
+    s = np.flatnonzero(mask)  # (L,) sorted labelled frames
+    u = np.arange(mask.size)  # (T,)
+    count_at_or_before = np.searchsorted(s, u, side="right")  # (T,) labels <= u
+    first_at_or_after = np.searchsorted(s, u, side="left")  # (T,) position of the first label >= u
+    padded = np.concatenate([s, [-1]]).astype(np.int64)  # (L + 1,) index L (or -1) -> no label
+    previous = padded[count_at_or_before - 1]  # count 0 -> padded[-1] = -1
+    following = padded[first_at_or_after]  # position L -> -1
+    return previous, following
+
+
 def nearest_labelled_frames(labelled: np.ndarray, *, num_near: int) -> np.ndarray:
     """For each labelled s, the ``num_near`` labelled frames closest to s, s itself first.
 
@@ -163,6 +205,12 @@ class _EpochSampler(Sampler):
     def _rng(self) -> np.random.Generator:
         return np.random.default_rng([self.seed, self.epoch])
 
+    def _passes(self, rng: np.random.Generator, num_items: int, num_samples: int) -> np.ndarray:
+        """(num_samples,) item rows: fresh permutations of the num_items rows, one per pass,
+        cut at num_samples (so every row appears floor or ceil of num_samples / num_items times)."""
+        passes = -(-num_samples // num_items)  # ceil
+        return np.concatenate([rng.permutation(num_items) for _ in range(passes)])[:num_samples]
+
     def draw(self) -> np.ndarray:
         """This epoch's items as an int64 array, one row per item."""
         raise NotImplementedError
@@ -172,14 +220,23 @@ class _EpochSampler(Sampler):
 
 
 class LabelledFrameSampler(_EpochSampler):
-    """Stage 1 (Sec. IV): every labelled frame once per epoch, shuffled; items ``(video, frame)``.
+    """Stage 1 (Sec. IV): labelled frames in a shuffled order; items ``(video, frame)``.
+
+    An epoch yields ``num_samples`` items: passes over all L labelled frames, each pass a fresh
+    permutation, the last one cut short. The default L is one pass (every labelled frame once);
+    a larger ``num_samples`` repeats frames (e.g. 64 items from the shipped set's 32 labelled
+    training frames), so every frame appears floor(N / L) or ceil(N / L) times.
 
     Args:
-        labelled: one (T^i,) bool mask of S_V per video (see ``labelled_masks``).
+        labelled: one (T^i,) bool mask of S_V per video (see ``labelled_masks`` or
+            ``VideoFrames.labelled_masks``); a video may have no labelled frame.
+        num_samples: N, items per epoch; default L.
         seed: non-negative integer.
     """
 
-    def __init__(self, labelled: Sequence[np.ndarray], *, seed: int = 0) -> None:
+    def __init__(
+        self, labelled: Sequence[np.ndarray], *, num_samples: int | None = None, seed: int = 0
+    ) -> None:
         super().__init__(labelled, seed=seed)
         self._items = np.concatenate(
             [
@@ -187,13 +244,18 @@ class LabelledFrameSampler(_EpochSampler):
                 for v, m in enumerate(self.masks)
             ]
         )  # (L, 2) video, frame
+        self.num_samples = (
+            len(self._items)
+            if num_samples is None
+            else _check_int(num_samples, "num_samples", minimum=1)
+        )
 
     def __len__(self) -> int:
-        return len(self._items)
+        return self.num_samples
 
     def draw(self) -> np.ndarray:
-        """(L, 2) int64 rows ``(video, frame)`` in this epoch's order."""
-        return self._items[self._rng().permutation(len(self._items))]
+        """(N, 2) int64 rows ``(video, frame)`` in this epoch's order."""
+        return self._items[self._passes(self._rng(), len(self._items), self.num_samples)]
 
 
 @dataclass(frozen=True)
@@ -212,6 +274,8 @@ class _PairTable:
 def _pair_table(masks: list[np.ndarray], *, max_gap: int, num_near: int) -> _PairTable:
     parts, unl_frames, offset = [], [], 0
     for v, mask in enumerate(masks):
+        if not mask.any():  # a video without labelled frame anchors no pair
+            continue
         s = np.flatnonzero(mask)  # (L_v,)
         unl = np.flatnonzero(~mask)  # (U_v,) sorted, so a window of frames is a run of unl
         near = nearest_labelled_frames(mask, num_near=num_near)  # (L_v, k)
@@ -271,17 +335,10 @@ class PairSampler(_EpochSampler):
     def __len__(self) -> int:
         return self.num_samples
 
-    def _anchor_rows(self, rng: np.random.Generator) -> np.ndarray:
-        num_labelled = len(self._table.frame)
-        passes = -(-self.num_samples // num_labelled)  # ceil
-        return np.concatenate([rng.permutation(num_labelled) for _ in range(passes)])[
-            : self.num_samples
-        ]
-
     def draw(self) -> np.ndarray:
         """(N, 4) int64 rows ``(video, s, u, u_is_labelled)`` for this epoch."""
         rng, tab = self._rng(), self._table
-        rows = self._anchor_rows(rng)  # (N,)
+        rows = self._passes(rng, len(tab.frame), self.num_samples)  # (N,)
         unl_count = tab.unl_count[rows]  # (N,)
         from_unlabelled = (rng.random(rows.size) < self.p_unlabelled) & (unl_count > 0)  # (N,)
         j_near = rng.integers(tab.near_count[rows])  # (N,) in [0, near_count)
