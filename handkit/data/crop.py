@@ -17,7 +17,8 @@ J joints.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 import roma
@@ -196,3 +197,55 @@ def random_roll_crop(
     by ``rng`` (Appendix C uses pi/8)."""
     angle = float(rng.uniform(-max_rotation_rad, max_rotation_rad))
     return crop_record(record, out_size=out_size, margin=margin, rotation_rad=angle)
+
+
+@dataclass(frozen=True)
+class CropTransform:
+    """Per-item transform: a square crop of side ``out_size``, rolled by an angle drawn from
+    [-max_rotation_rad, max_rotation_rad] (Appendix C: pi/8; 0 for no roll), with
+    :func:`handkit.data.crop.crop_record` (K, joints, root and the global rotation follow).
+
+    Args:
+        out_size: S.
+        margin: see :func:`handkit.data.crop.joint_box` (``box="joints"`` only).
+        max_rotation_rad: roll range, radians.
+        box: where to crop. "image": the largest centred square of the image (the whole frame
+            of a square image; uses no ground truth, so unlabelled frames are cropped as labelled
+            ones are); "joints": around the projected valid joints (evaluation, or labelled frames
+            only: a frame whose ground truth is hidden has none and raises ``ValueError``); or a
+            function ``record -> (u, v, side)`` (e.g. a hand detector's box).
+    """
+
+    out_size: int
+    margin: float = 0.25
+    max_rotation_rad: float = 0.0
+    box: str | Callable[[FrameRecord], tuple[float, float, float]] = "image"
+
+    def __post_init__(self) -> None:
+        size = self.out_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 2:
+            raise ValueError(f"out_size must be an integer >= 2, got {self.out_size!r}")
+        if not callable(self.box) and self.box not in ("image", "joints"):
+            raise ValueError(f"box must be 'image', 'joints' or a function, got {self.box!r}")
+        if not 0 <= self.max_rotation_rad <= np.pi:
+            raise ValueError(f"max_rotation_rad must be in [0, pi], got {self.max_rotation_rad!r}")
+
+    def __call__(self, record: FrameRecord, rng: np.random.Generator) -> FrameRecord:
+        angle = float(rng.uniform(-self.max_rotation_rad, self.max_rotation_rad))
+        if self.box == "joints" and not np.asarray(record.joint_valid).any():
+            raise ValueError(
+                f"{record.video_id} frame {record.frame_index}: box='joints' needs valid joints, "
+                "and this frame has none (an unlabelled frame's ground truth is hidden in "
+                "training): use box='image' or a box function"
+            )
+        box = None
+        if self.box == "image":
+            height, width = record.image.shape[:2]
+            box = ((width - 1) / 2.0, (height - 1) / 2.0, float(min(height, width)))
+        elif callable(self.box):
+            box = tuple(float(x) for x in self.box(record))
+            if len(box) != 3:
+                raise ValueError(f"the box function must return (u, v, side), got {box}")
+        return crop_record(
+            record, out_size=self.out_size, margin=self.margin, rotation_rad=angle, box=box
+        )
