@@ -1,5 +1,6 @@
 """Tests for handkit.data.synthetic (generator, CLI) and handkit.data.video_format (reader)."""
 
+import dataclasses
 import json
 import zipfile
 from pathlib import Path
@@ -215,7 +216,7 @@ def test_reader_errors_name_the_file(dataset, tmp_path):
         folder / "annotations.npz", {**video.annotations(), "joints": video.joints[:, :20]}
     )
     write_npz(folder / "frames.npz", {"pixels": np.array(video.frames)})
-    with pytest.raises(ValueError, match=r"frames.npz: expected an array 'frames'"):
+    with pytest.raises(ValueError, match=r"frames.npz: expected arrays \['frames'\], found \['pix"):
         video_format.read_video(folder)
     write_npz(folder / "frames.npz", {"frames": np.array(video.frames)})
     with pytest.raises(ValueError, match=r"synth_000: joints must be float64 \(20, 21, 3\)"):
@@ -249,3 +250,106 @@ def test_default_dataset_path_holds_the_sample_set_made_with_the_shipped_hand():
     shipped = ManoLayer(model=load_synthetic_model("right"))
     # Fails when the synthetic hand changed: regenerate (command in data_samples/README.md).
     assert data.index["generator"]["mano_model_sha256"] == synthetic.model_digest(shipped)
+
+
+def _documented_command() -> list[str]:
+    """The arguments of the regeneration command in data_samples/README.md."""
+    readme = (synthetic.default_dataset_path().parent / "README.md").read_text()
+    (line,) = [ln for ln in readme.splitlines() if ln.startswith("python -m handkit data synth")]
+    return line.split()[5:]
+
+
+def test_documented_command_reproduces_the_shipped_set(tmp_path, monkeypatch):
+    """index.json byte for byte, the npz writer, and the last video rendered again (the others
+    are read back from the shipped set to keep the test fast)."""
+    shipped = synthetic.default_dataset_path()
+    args = _documented_command()
+    assert args[args.index("--out") + 1] == "data_samples/synthetic"
+    args[args.index("--out") + 1] = str(tmp_path / "again")
+    num_videos = int(args[args.index("--videos") + 1])
+    original = synthetic.make_video
+
+    def make_video(seed, video_index, *rest, **options):
+        if video_index == num_videos - 1:
+            return original(seed, video_index, *rest, **options)
+        return video_format.read_video(shipped / "videos" / f"synth_{video_index:03d}")
+
+    monkeypatch.setattr(synthetic, "make_video", make_video)
+    assert synthetic.main(args) == 0
+    assert _files(tmp_path / "again") == _files(shipped)
+
+
+def test_cli_generator_flags_and_split_fractions_go_into_index_json(tmp_path):
+    args = ["--out", str(tmp_path / "set"), "--videos", "5", "--frames", "3", "--size", "8",
+            "--label-every", "2", "--fov-deg", "45", "--depth-mm", "300", "400",
+            "--key-gap", "5", "9", "--occluder-prob", "0", "--val-fraction", "0.2",
+            "--test-fraction", "0.4"]
+    assert synthetic.main(args) == 0
+    index = video_format.read_index(tmp_path / "set")
+    params = index["generator"]["params"]
+    assert (params["fov_deg"], params["depth_mm"], params["key_gap"]) == (45.0, [300, 400], [5, 9])
+    assert params["occluder_prob"] == 0.0 and params["spread"] == synthetic.SynthParams().spread
+    assert index["generator"]["split_fractions"] == {"val": 0.2, "test": 0.4}
+    assert [v["split"] for v in index["videos"]] == ["train", "train", "val", "test", "test"]
+    data = video_format.VideoDataset(tmp_path / "set")
+    K = data.video("synth_000").K[0]
+    assert K[0, 0] == pytest.approx(4.0 / np.tan(np.radians(45) / 2))  # (S / 2) / tan(fov / 2)
+
+
+def test_cli_has_a_flag_for_every_generator_parameter(capsys):
+    with pytest.raises(SystemExit):
+        synthetic.main(["--help"])
+    text = capsys.readouterr().out
+    for field in dataclasses.fields(synthetic.SynthParams):
+        assert f"--{field.name.replace('_', '-')}" in text
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [(["--fov-deg", "180"], "fov_deg must be in"), (["--depth-mm", "500", "400"], "depth_mm"),
+     (["--key-gap", "0", "5"], "key_gap"), (["--occluder-prob", "1.5"], "occluder_prob"),
+     (["--val-fraction", "0.5", "--test-fraction", "0.5"], "leaving none for train"),
+     (["--test-fraction", "-0.1"], "test_fraction must be in")],
+)
+def test_cli_rejects_bad_parameters(tmp_path, capsys, flags, message):
+    args = ["--out", str(tmp_path / "x"), "--videos", "4", "--frames", "2", "--size", "8"]
+    assert synthetic.main(args + flags) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_default_split_fractions_keep_the_former_rule():
+    def former(video_index, num_videos):  # split_of before the fractions were parameters
+        held = max(1, round(num_videos / 6)) if num_videos >= 3 else 0
+        if video_index >= num_videos - held:
+            return "test"
+        return "val" if video_index >= num_videos - 2 * held else "train"
+
+    for num_videos in range(1, 40):
+        assert [synthetic.split_of(i, num_videos) for i in range(num_videos)] == [
+            former(i, num_videos) for i in range(num_videos)
+        ]
+    assert synthetic.split_counts(10, val_fraction=0.0, test_fraction=0.3) == (0, 3)
+
+
+def test_synth_params_are_checked():
+    with pytest.raises(ValueError, match=r"pose_components must be an integer in 0..45, got 50"):
+        synthetic.SynthParams(pose_components=50)
+    with pytest.raises(ValueError, match=r"depth_mm must be a \(min, max\) pair"):
+        synthetic.SynthParams(depth_mm=(1.0, 2.0, 3.0))
+    assert synthetic.SynthParams(key_gap=[3, 4]).key_gap == (3, 4)
+
+
+def test_truncated_files_are_named(dataset, tmp_path):
+    copy = tmp_path / "copy"
+    for name, data in _files(dataset).items():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        (copy / name).write_bytes(data)
+    frames = copy / "videos" / "synth_001" / "frames.npz"
+    frames.write_bytes(frames.read_bytes()[:500])  # a partial copy
+    with pytest.raises(ValueError, match="synth_001/frames.npz: cannot read this .npz archive"):
+        video_format.VideoDataset(copy).video("synth_001")
+    index = copy / "index.json"
+    index.write_text(index.read_text()[:40])
+    with pytest.raises(ValueError, match="index.json: not a valid JSON file"):
+        video_format.VideoDataset(copy)

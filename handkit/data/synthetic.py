@@ -15,8 +15,10 @@ is smooth and never leaves the range of the keys). Optional occluders (coloured 
 slide across some frames. Every frame keeps its full ground truth; ``labelled`` marks
 S_V = {0, K, 2K, ..., T-1}. The format on disk is :mod:`handkit.data.video_format`.
 
-Command line: ``python -m handkit data synth --out DIR --videos N --frames F --size S --seed X``.
-Introduced in ``notebooks/02_sparse_videos.ipynb``.
+Command line: ``python -m handkit data synth --out DIR --videos N --frames F --size S --seed X``,
+plus one flag per :class:`SynthParams` field (``--fov-deg 40``, ``--depth-mm 300 500``,
+``--key-gap 10 25`` for faster motion, ``--occluder-prob 0``, ...) and ``--val-fraction`` /
+``--test-fraction`` (see :func:`split_counts`). Introduced in ``notebooks/02_sparse_videos.ipynb``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import math
 import shutil
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +39,7 @@ from tqdm import tqdm
 
 from handkit import render
 from handkit.data.pairs import labelled_mask
+from handkit.data.synth_params import PARAM_HELP, SynthParams
 from handkit.data.video_format import INDEX_FILE, VideoArrays, make_index, write_index, write_video
 from handkit.geometry import intrinsics
 from handkit.mano.layer import ManoLayer
@@ -45,38 +48,6 @@ from handkit.mano.model import ManoModel
 GENERATOR_NAME = "handkit.data.synthetic"
 GENERATOR_VERSION = 1
 RENDER_CHUNK = 32  # frames rendered together
-
-
-@dataclass(frozen=True)
-class SynthParams:
-    """Everything that shapes the generated videos (recorded in ``index.json``).
-
-    Attributes:
-        fov_deg: horizontal field of view; focal length f = (S / 2) / tan(fov / 2) pixels.
-        depth_mm: (near, far) range of the hand centre's depth.
-        spread: the hand centre stays within this fraction of the half-image from the centre.
-        key_gap: (min, max) frames between motion key frames.
-        pose_components: PCA components used for finger poses.
-        pose_scale: spread (radians, along the first component) of the PCA coefficients;
-            component k gets pose_scale / (1 + k), roughly the spread of natural poses.
-        beta_std: standard deviation of beta (clipped at 2.5 std).
-        roll_deg, yaw_deg, pitch_deg: ranges (+-) of the key rotations about the camera's z, y, x.
-        occluder_prob: chance that a video has occluders; then 1-3 of them.
-        supersample: anti-aliasing factor of the renderer.
-    """
-
-    fov_deg: float = 30.0
-    depth_mm: tuple[float, float] = (350.0, 650.0)
-    spread: float = 0.35
-    key_gap: tuple[int, int] = (20, 50)
-    pose_components: int = 10
-    pose_scale: float = 1.3
-    beta_std: float = 1.0
-    roll_deg: float = 50.0
-    yaw_deg: float = 60.0
-    pitch_deg: float = 35.0
-    occluder_prob: float = 0.7
-    supersample: int = 2
 
 
 def smoothstep_keys(
@@ -311,12 +282,53 @@ def make_video(
     )
 
 
-def split_of(video_index: int, num_videos: int) -> str:
-    """Split by video: the last ~1/6 are test, the ~1/6 before them val (one each from 3 videos)."""
-    held = max(1, round(num_videos / 6)) if num_videos >= 3 else 0
-    if video_index >= num_videos - held:
+#: Default fractions of the videos held out for val and for test (8 / 2 / 2 of 12 videos).
+VAL_FRACTION = TEST_FRACTION = 1 / 6
+
+
+def split_counts(
+    num_videos: int, *, val_fraction: float = VAL_FRACTION, test_fraction: float = TEST_FRACTION
+) -> tuple[int, int]:
+    """Numbers of val and test videos: round(num_videos x fraction) each (Python's rounding), at
+    least one when the fraction is positive and there are 3 videos or more.
+
+    Raises ``ValueError`` for fractions outside [0, 1) or when no training video would be left.
+
+    >>> split_counts(12), split_counts(3), split_counts(2), split_counts(20, val_fraction=0.1)
+    ((2, 2), (1, 1), (0, 0), (2, 3))
+    """
+    for name, fraction in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0 <= fraction < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {fraction!r}")
+
+    def count(fraction: float) -> int:
+        held = round(num_videos * fraction)
+        return max(1, held) if fraction > 0 and num_videos >= 3 else held
+
+    num_val, num_test = count(val_fraction), count(test_fraction)
+    if num_val + num_test >= num_videos and num_val + num_test > 0:
+        raise ValueError(
+            f"val_fraction {val_fraction} and test_fraction {test_fraction} hold out "
+            f"{num_val} + {num_test} of {num_videos} videos, leaving none for train"
+        )
+    return num_val, num_test
+
+
+def split_of(
+    video_index: int,
+    num_videos: int,
+    *,
+    val_fraction: float = VAL_FRACTION,
+    test_fraction: float = TEST_FRACTION,
+) -> str:
+    """Split by video: the last :func:`split_counts` test videos, the val videos before them,
+    the others train."""
+    num_val, num_test = split_counts(
+        num_videos, val_fraction=val_fraction, test_fraction=test_fraction
+    )
+    if video_index >= num_videos - num_test:
         return "test"
-    if video_index >= num_videos - 2 * held:
+    if video_index >= num_videos - num_test - num_val:
         return "val"
     return "train"
 
@@ -337,7 +349,9 @@ def generate_dataset(
     size: int,
     seed: int,
     label_every: int = 128,
-    params: SynthParams = SynthParams(),
+    params: SynthParams | None = None,
+    val_fraction: float = VAL_FRACTION,
+    test_fraction: float = TEST_FRACTION,
     force: bool = False,
     show_progress: bool = True,
     model: ManoModel | None = None,
@@ -348,8 +362,13 @@ def generate_dataset(
     failure leaves nothing half-written. A non-empty ``out`` is replaced only with ``force``
     and only if it holds a data set (an ``index.json``). ``model``: the MANO model to use
     (default: ``ManoLayer``'s, i.e. the official files if configured, else the embedded one).
+    ``params`` (default ``SynthParams()``) go into ``index.json`` (``generator.params``); the
+    split fractions (see :func:`split_counts`) too, as ``generator.split_fractions``, when they
+    are not the defaults (a set without that key used 1/6 and 1/6, so older sets keep their
+    bytes).
     """
     out = Path(out)
+    params = SynthParams() if params is None else params
     for name, value, low in (
         ("num_videos", num_videos, 1),
         ("num_frames", num_frames, 2),
@@ -358,6 +377,7 @@ def generate_dataset(
     ):
         if int(value) != value or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    split_counts(num_videos, val_fraction=val_fraction, test_fraction=test_fraction)  # checks
     if out.exists() and any(out.iterdir()):
         if not force:
             raise ValueError(f"{out} is not empty; pass force=True (--force) to replace it")
@@ -381,9 +401,10 @@ def generate_dataset(
                     seed, i, num_frames, size, label_every, layer, params, progress=bar
                 )
                 write_video(temp / "videos" / video_id, video)
-                videos.append(
-                    {"id": video_id, "split": split_of(i, num_videos), "num_frames": num_frames}
+                split = split_of(
+                    i, num_videos, val_fraction=val_fraction, test_fraction=test_fraction
                 )
+                videos.append({"id": video_id, "split": split, "num_frames": num_frames})
         generator = {
             "name": GENERATOR_NAME,
             "version": GENERATOR_VERSION,
@@ -392,6 +413,8 @@ def generate_dataset(
             "mano_model": layer.model.source,
             "mano_model_sha256": model_digest(layer),
         }
+        if (val_fraction, test_fraction) != (VAL_FRACTION, TEST_FRACTION):
+            generator["split_fractions"] = {"val": val_fraction, "test": test_fraction}
         write_index(
             temp,
             make_index(
@@ -437,6 +460,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force", action="store_true", help="replace an existing data set in --out"
     )
+    parser.add_argument(
+        "--val-fraction", type=float, default=VAL_FRACTION,
+        help="fraction of the videos for val (default 1/6; see split_counts)",
+    )
+    parser.add_argument(
+        "--test-fraction", type=float, default=TEST_FRACTION,
+        help="fraction of the videos for test, the last ones (default 1/6)",
+    )
+    _add_param_flags(parser)
     args = parser.parse_args(argv)
     try:
         out = generate_dataset(
@@ -446,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
             size=args.size,
             seed=args.seed,
             label_every=args.label_every,
+            params=_params_from_args(args),
+            val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
             force=args.force,
         )
     except ValueError as error:
@@ -453,3 +488,28 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {args.videos} videos x {args.frames} frames ({args.size} px) to {out}")
     return 0
+
+
+def _add_param_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per :class:`SynthParams` field (``--fov-deg``, ``--depth-mm MIN MAX``, ...);
+    a flag left out keeps the field's default."""
+    group = parser.add_argument_group("generator parameters (recorded in index.json)")
+    for field in fields(SynthParams):
+        default = field.default
+        pair = isinstance(default, tuple)
+        kind = type(default[0] if pair else default)
+        shown = " ".join(map(str, default)) if pair else default
+        group.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=kind,
+            nargs=2 if pair else None,
+            metavar=("MIN", "MAX") if pair else None,
+            default=None,
+            help=f"{PARAM_HELP[field.name]} (default {shown})",
+        )
+
+
+def _params_from_args(args: argparse.Namespace) -> SynthParams:
+    given = {f.name: getattr(args, f.name) for f in fields(SynthParams)}
+    return SynthParams(**{k: tuple(v) if isinstance(v, list) else v
+                          for k, v in given.items() if v is not None})
