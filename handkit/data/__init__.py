@@ -1,9 +1,21 @@
-"""Datasets: synthetic sparsely-labelled videos, HO-3D and InterHand2.6M readers, pair sampling.
+"""Datasets: synthetic sparsely-labelled videos, HO-3D and InterHand2.6M readers, pair sampling,
+crops, and the batch adapter the training loop uses.
 
-Every reader yields :class:`FrameRecord` s with the conventions of :mod:`handkit.data.record`.
+Every reader yields :class:`FrameRecord` s with the conventions of :mod:`handkit.data.record`;
+:mod:`handkit.data.batch` turns them into batches of torch tensors.
 """
 
-from handkit.data.crop import crop_record, random_roll_crop
+from handkit.data.batch import (
+    FrameBatch,
+    FrameDataset,
+    PairBatch,
+    PairDataset,
+    data_loader,
+    roll_frame_batch,
+)
+from handkit.data.crop import CropTransform, crop_record, random_roll_crop
+from handkit.data.crop_torch import RolledCrops, roll_crop_batch
+from handkit.data.frames import ReaderSummary, SplitArrays, VideoFrames
 from handkit.data.ho3d import HO3DReader, mini_ho3d
 from handkit.data.interhand import InterHandReader, mini_interhand
 from handkit.data.pairs import (
@@ -13,23 +25,38 @@ from handkit.data.pairs import (
     labelled_mask,
     labelled_masks,
     nearest_labelled,
+    previous_next_labelled,
 )
-from handkit.data.record import FrameRecord
+from handkit.data.record import FrameRecord, without_ground_truth
 from handkit.data.video_format import VideoDataset
 
 __all__ = [
+    "CropTransform",
+    "FrameBatch",
+    "FrameDataset",
     "FrameRecord",
     "HO3DReader",
     "InterHandReader",
     "LabelledFrameSampler",
     "LabelledPairSampler",
+    "PairBatch",
+    "PairDataset",
     "PairSampler",
+    "ReaderSummary",
+    "RolledCrops",
+    "SplitArrays",
     "VideoDataset",
+    "VideoFrames",
     "crop_record",
+    "data_loader",
     "labelled_mask",
     "labelled_masks",
     "mini_ho3d",
     "mini_interhand",
     "nearest_labelled",
+    "previous_next_labelled",
     "random_roll_crop",
+    "roll_crop_batch",
+    "roll_frame_batch",
+    "without_ground_truth",
 ]
