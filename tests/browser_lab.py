@@ -295,6 +295,8 @@ def exercise_notebook(browser, server: LabServer, name: str, shots: Path) -> Not
                 report.problems.append(f"before running, an output shows {raw!r}")
         notes = page.locator(".jp-Notebook .jp-OutputArea-output", has_text="run this cell")
         for k in range(notes.count()):  # what a saved explorer shows before its cell is run
+            notes.nth(k).scroll_into_view_if_needed()
+            page.wait_for_timeout(300)
             notes.nth(k).screenshot(path=str(shots / f"{name}-explorer{k}-before-run.png"))
         start = time.monotonic()
         page.locator("#jp-menu-panel .lm-MenuBar-item", has_text="Run").first.click()

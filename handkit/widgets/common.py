@@ -27,20 +27,21 @@ SLIDER_WIDTH = "400px"
 
 
 def float_slider(name: str, value: float, low: float, high: float, *, step: float = 0.1,
-                 readout_format: str = ".2f") -> widgets.FloatSlider:
-    """A float slider with a readable description that updates when released."""
+                 readout_format: str = ".2f", width: str = SLIDER_WIDTH) -> widgets.FloatSlider:
+    """A float slider with a readable description that updates when released; its readout is
+    a number field too (click it and type an exact value)."""
     return widgets.FloatSlider(
         value=value, min=low, max=high, step=step, description=name,
         readout_format=readout_format, continuous_update=False,
-        style={"description_width": DESCRIPTION_WIDTH}, layout=widgets.Layout(width=SLIDER_WIDTH),
+        style={"description_width": DESCRIPTION_WIDTH}, layout=widgets.Layout(width=width),
     )
 
 
-def int_slider_with_box(name: str, value: int, low: int, high: int, *, width: str = "600px"
+def int_slider_with_box(name: str, value: int, low: int, high: int, *, width: str = "520px"
                         ) -> tuple[widgets.IntSlider, widgets.HBox]:
     """An integer slider and a linked number box for exact values (e.g. K = 128).
 
-    The default width gives about two pixels per step for 1..256.
+    The default width leaves about 1.6 pixels per step for 1..256 (and the box takes 80 px).
 
     Returns:
         (the slider, whose ``value`` the explorer watches; a row holding slider and box).

@@ -170,7 +170,7 @@ def sparse_label_explorer(num_frames: int, *, label_every: int = 128, p_unlabell
 
     k_slider, k_row = int_slider_with_box("K", label_every, 1, max_label_every)
     gap_slider, gap_row = int_slider_with_box("max_gap", max_gap, 1, max_label_every)
-    p_slider = float_slider("p_unlabelled", p_unlabelled, 0.0, 1.0, step=0.05)
+    p_slider = float_slider("p_unlabelled", p_unlabelled, 0.0, 1.0, step=0.05, width="604px")
 
     def compute(K, p_unlabelled, max_gap):
         return sparse_labels(num_frames, K, p_unlabelled=p_unlabelled, max_gap=max_gap,
