@@ -1,7 +1,7 @@
 """Command line: ``python -m handkit <command> ...``.
 
 Commands:
-  bench <name>   print benchmark figures (names: mano, render)
+  bench <name>   print benchmark figures (names: mano, render, model)
   data synth     generate a synthetic sparsely-labelled video set
   lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
@@ -15,6 +15,7 @@ import sys
 #: command words -> module whose ``main(argv)`` handles the rest of the arguments.
 COMMANDS = {
     ("bench", "mano"): "handkit.benchmarks.mano",
+    ("bench", "model"): "handkit.benchmarks.model",
     ("bench", "render"): "handkit.benchmarks.render",
     ("data", "synth"): "handkit.data.synthetic",
     ("lab",): "handkit.lab",
