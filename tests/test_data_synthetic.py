@@ -54,6 +54,15 @@ def test_reader_gives_records_with_labels_on_the_grid(dataset):
     assert splits == {"train": ("synth_000",), "val": ("synth_001",), "test": ("synth_002",)}
 
 
+def test_reader_takes_another_label_spacing(dataset):
+    data = video_format.VideoDataset(dataset, "val", label_every=5)
+    assert data.label_every == 5
+    assert [r.frame_index for r in data.iter_video("synth_001") if r.labelled] == [0, 5, 10, 15, 19]
+    assert data[3].joints.any()  # every frame keeps its ground truth
+    with pytest.raises(ValueError, match="label_every must be None or an integer >= 1"):
+        video_format.VideoDataset(dataset, label_every=0)
+
+
 def test_ground_truth_follows_the_record_conventions(dataset, layer):
     video = video_format.VideoDataset(dataset).video("synth_002")
     _, joints = layer(torch.from_numpy(video.theta), torch.from_numpy(video.beta))

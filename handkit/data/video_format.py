@@ -194,18 +194,24 @@ class VideoDataset(VideoFrames):
     Args:
         root: the dataset folder (holding ``index.json``).
         split: "train", "val", "test", or None for every video.
+        label_every: K of S_V; None takes the set's own (``index.json``). Every frame keeps its
+            ground truth, so any K can be chosen (e.g. for experiments over K).
     """
 
-    def __init__(self, root: str | Path, split: str | None = None):
+    def __init__(self, root: str | Path, split: str | None = None, *,
+                 label_every: int | None = None):
         if split is not None and split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
+        if label_every is not None and (isinstance(label_every, bool) or not isinstance(
+                label_every, (int, np.integer)) or label_every < 1):
+            raise ValueError(f"label_every must be None or an integer >= 1, got {label_every!r}")
         self.root = Path(root)
         self.index = read_index(self.root)
         self.image_size = tuple(self.index["image_size"])
         chosen = [v for v in self.index["videos"] if split is None or v["split"] == split]
         super().__init__(
             {v["id"]: np.ones(v["num_frames"], bool) for v in chosen},
-            label_every=self.index["label_every"],
+            label_every=int(label_every or self.index["label_every"]),
         )
         self._cache: dict[str, VideoArrays] = {}
 
@@ -225,10 +231,11 @@ class VideoDataset(VideoFrames):
                     f"{(expected_t, *self.image_size)}, "
                     f"found {video.frames.shape[:3]}"
                 )
-            if not np.array_equal(video.labelled, labelled_mask(expected_t, self.label_every)):
+            stored_k = self.index["label_every"]
+            if not np.array_equal(video.labelled, labelled_mask(expected_t, stored_k)):
                 raise ValueError(
                     f"{where}: labelled mask is not frames 0, K, 2K, ..., T-1 "
-                    f"for K = {self.label_every}"
+                    f"for the set's K = {stored_k}"
                 )
             self._cache[video_id] = video
         return self._cache[video_id]
