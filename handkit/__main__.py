@@ -5,6 +5,7 @@ Commands:
   data synth     generate a synthetic sparsely-labelled video set
   lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
+  train          the three training stages into a run folder (python -m handkit train -h)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ COMMANDS = {
     ("data", "synth"): "handkit.data.synthetic",
     ("lab",): "handkit.lab",
     ("run",): "handkit.experiments",
+    ("train",): "handkit.train.cli",
 }
 
 

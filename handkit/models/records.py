@@ -125,6 +125,11 @@ class HandOutput:
         tail = {k: None if v is None else v[size:] for k, v in values.items()}
         return HandOutput(**head), HandOutput(**tail)
 
+    def take(self, index: torch.Tensor) -> HandOutput:
+        """The rows ``index`` (a (B',) int64 tensor; repeats allowed), as a new record."""
+        values = self._values()
+        return HandOutput(**{k: None if v is None else v[index] for k, v in values.items()})
+
     def detach(self) -> HandOutput:
         """The same record with every tensor detached (e.g. a frozen predictor's outputs)."""
         values = self._values()

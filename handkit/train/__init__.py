@@ -1,0 +1,37 @@
+"""Three-stage training of the Hand Predictor and the Pose Aligner (Sec. IV).
+
+``python -m handkit train --config FILE --out runs/NAME [--resume] [--force]`` runs
+:func:`train`; notebooks call it directly. Introduced in
+``notebooks/06_three_stage_training.ipynb``.
+"""
+
+from handkit.train.checkpoint import load_checkpoint, save_checkpoint
+from handkit.train.config import STAGES, TrainConfig, load_config
+from handkit.train.runner import (
+    ORDER,
+    RunFolderError,
+    TrainedRun,
+    TrainResult,
+    learning_rate,
+    load_run,
+    open_reader,
+    train,
+)
+from handkit.train.steps import TrainingDiverged
+
+__all__ = [
+    "ORDER",
+    "STAGES",
+    "RunFolderError",
+    "TrainConfig",
+    "TrainResult",
+    "TrainedRun",
+    "TrainingDiverged",
+    "learning_rate",
+    "load_checkpoint",
+    "load_config",
+    "load_run",
+    "open_reader",
+    "save_checkpoint",
+    "train",
+]

@@ -1,0 +1,92 @@
+"""``python -m handkit train``: the three training stages from the command line.
+
+::
+
+    python -m handkit train --out runs/first                      # defaults (TrainConfig)
+    python -m handkit train --config my.yaml --out runs/k64 --label-every 64 --lambda-align 1
+    python -m handkit train --out runs/first --resume              # continue an interrupted run
+    python -m handkit train --out runs/first --force               # start it over
+
+Every field of :class:`handkit.train.TrainConfig` has a flag (``--stage1-steps``, ``--lr``,
+``--rotation-aug-rad`` ...), and so do the loss weights (``--lambda-j``, ``--lambda-theta``,
+``--lambda-beta``, ``--lambda-align``, ``--length-unit-mm``). A config file (JSON or YAML) is
+read first, flags override it; the result is saved as ``<out>/config.json``. ``--resume``
+without ``--config`` takes the run's own ``config.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import typing
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+
+from handkit.losses import LossConfig
+from handkit.train.config import TrainConfig, load_config, read_config_file
+from handkit.train.runner import RunFolderError, train
+from handkit.train.steps import TrainingDiverged
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _parser_type(annotation) -> typing.Callable[[str], object]:
+    """str -> value for a field annotated ``int``, ``float``, ``str`` or ``... | None``."""
+    text = str(annotation)
+    base = int if text.startswith("int") else float if text.startswith("float") else str
+
+    def convert(value: str):
+        if "None" in text and value.lower() == "none":
+            return None
+        return base(value)
+
+    convert.__name__ = base.__name__  # argparse names the type in its error messages
+    return convert
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m handkit train",
+        description="Train the Hand Predictor and the Pose Aligner in three stages (Sec. IV).",
+    )
+    parser.add_argument("--config", type=Path, help="JSON or YAML file of TrainConfig values")
+    parser.add_argument("--out", type=Path, required=True, help="the run folder, e.g. runs/NAME")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument("--force", action="store_true", help="overwrite the run in --out")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    options = parser.add_argument_group("training config (TrainConfig; default in brackets)")
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name == "loss":
+            continue
+        options.add_argument(_flag(f.name), dest=f.name, type=_parser_type(f.type),
+                             default=argparse.SUPPRESS, metavar=f.name.upper(),
+                             help=f"[{getattr(defaults, f.name)}]")
+    for f in fields(LossConfig):
+        options.add_argument(_flag(f.name), dest=f"loss.{f.name}", type=float,
+                             default=argparse.SUPPRESS, metavar="VALUE",
+                             help=f"[{getattr(defaults.loss, f.name)}]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m handkit train``: see the module docstring."""
+    args = vars(_parser().parse_args(sys.argv[1:] if argv is None else argv))
+    out, resume, force, quiet = (args.pop(k) for k in ("out", "resume", "force", "quiet"))
+    config_path = args.pop("config")
+    try:
+        if resume and config_path is None and (out / "config.json").is_file():
+            config = TrainConfig.from_dict(read_config_file(out / "config.json"))
+            config = config.with_overrides(args)
+        else:
+            config = load_config(config_path, args)
+        result = train(config, out, resume=resume, force=force, progress=not quiet)
+    except (RunFolderError, TrainingDiverged, ValueError, FileNotFoundError) as error:
+        print(f"handkit train: {error}", file=sys.stderr)
+        return 1
+    seconds = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
+    print(f"handkit train: {'finished' if result.finished else 'stopped'} in {out} ({seconds})")
+    return 0
