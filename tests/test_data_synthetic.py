@@ -63,6 +63,13 @@ def test_reader_takes_another_label_spacing(dataset):
         video_format.VideoDataset(dataset, label_every=0)
 
 
+def test_reader_keeps_chosen_videos(dataset):
+    data = video_format.VideoDataset(dataset, videos=["synth_002", "synth_000"])
+    assert data.video_ids == ("synth_000", "synth_002") and len(data) == 40
+    with pytest.raises(ValueError, match=r"no video\(s\) \['synth_001'\] in split 'train'"):
+        video_format.VideoDataset(dataset, "train", videos=["synth_001"])
+
+
 def test_ground_truth_follows_the_record_conventions(dataset, layer):
     video = video_format.VideoDataset(dataset).video("synth_002")
     _, joints = layer(torch.from_numpy(video.theta), torch.from_numpy(video.beta))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from zlib import error as zlib_error
@@ -196,10 +197,11 @@ class VideoDataset(VideoFrames):
         split: "train", "val", "test", or None for every video.
         label_every: K of S_V; None takes the set's own (``index.json``). Every frame keeps its
             ground truth, so any K can be chosen (e.g. for experiments over K).
+        videos: keep only these video ids (of the split), in the set's order; None keeps all.
     """
 
     def __init__(self, root: str | Path, split: str | None = None, *,
-                 label_every: int | None = None):
+                 label_every: int | None = None, videos: Sequence[str] | None = None):
         if split is not None and split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS} or None, got {split!r}")
         if label_every is not None and (isinstance(label_every, bool) or not isinstance(
@@ -209,6 +211,11 @@ class VideoDataset(VideoFrames):
         self.index = read_index(self.root)
         self.image_size = tuple(self.index["image_size"])
         chosen = [v for v in self.index["videos"] if split is None or v["split"] == split]
+        if videos is not None:
+            unknown = sorted(set(videos) - {v["id"] for v in chosen})
+            if unknown:
+                raise ValueError(f"{self.root}: no video(s) {unknown} in split {split!r}")
+            chosen = [v for v in chosen if v["id"] in set(videos)]
         super().__init__(
             {v["id"]: np.ones(v["num_frames"], bool) for v in chosen},
             label_every=int(label_every or self.index["label_every"]),
