@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -212,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(f"handkit lab: JupyterLab on {args.dir}/ (reset a copy: make lab-reset "
           f"NOTEBOOK=01_mano_basics; all: make lab-reset)", file=sys.stderr, flush=True)
-    try:
-        return subprocess.call(lab_command(args.dir, extra))
-    except KeyboardInterrupt:  # JupyterLab got the Ctrl-C too and has stopped
-        return 130
+    command = lab_command(args.dir, extra)
+    sys.stdout.flush()
+    # JupyterLab replaces this process, so Ctrl-C and SIGTERM reach it (and its kernels) directly
+    os.execv(command[0], command)
+    return 0  # not reached

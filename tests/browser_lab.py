@@ -18,6 +18,7 @@ import io
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -139,8 +140,9 @@ class LabServer:
                    "--dir", str(folder / "notebooks"), "--", *lab_args]
         self.log_path = folder / "jupyterlab.log"
         self._log = self.log_path.open("w")
+        # a session of its own: close() can stop the server and every kernel it started
         self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
 
     @property
@@ -161,11 +163,21 @@ class LabServer:
         raise RuntimeError(f"JupyterLab did not answer within {timeout_s} s; see {self.log_path}")
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        """Stop JupyterLab and its kernels (SIGTERM to the session, then SIGKILL)."""
+        for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                self.process.wait(wait_s)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        try:  # kernels may outlive the server by a moment
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self._log.close()
 
 
