@@ -3,6 +3,8 @@
 Commands:
   bench <name>   print benchmark figures (names: mano, render, model)
   data synth     generate a synthetic sparsely-labelled video set
+  evaluate       Table I rows of a trained run folder (python -m handkit evaluate -h)
+  experiment table1   the synthetic Table I (train, evaluate, report)
   lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
   train          the three training stages into a run folder (python -m handkit train -h)
@@ -19,6 +21,8 @@ COMMANDS = {
     ("bench", "model"): "handkit.benchmarks.model",
     ("bench", "render"): "handkit.benchmarks.render",
     ("data", "synth"): "handkit.data.synthetic",
+    ("evaluate",): "handkit.evaluate_cli",
+    ("experiment", "table1"): "handkit.table1",
     ("lab",): "handkit.lab",
     ("run",): "handkit.experiments",
     ("train",): "handkit.train.cli",

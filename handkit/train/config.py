@@ -19,6 +19,7 @@ from handkit.losses import LossConfig
 STAGES = ("stage1", "stage2", "stage3")
 LR_SCHEDULES = ("constant", "cosine")
 STAGE2_BACKWARD_TARGETS = ("prediction", "label")
+BACKWARD_DETACH = ("none", "aligned", "predicted")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class TrainConfig:
         loss: the lambdas and the length unit (:class:`handkit.losses.LossConfig`).
         stage2_backward_target: what Eq. 7's backward term compares with in stage 2, where u is
             labelled too: "prediction" (J_u^reg, the paper's Eq. 7 as written) or "label" (J_u*).
+        backward_detach: which side of Eq. 7's L_{u<-s} is held fixed in stage 3: "none" (both
+            learn), "aligned" (J_u^align is the target: the term only pulls the predictor towards
+            the propagated label, as Sec. II-C describes its role) or "predicted" (J_u^reg is the
+            target: only the aligner learns from it).
     Sampling (Sec. IV):
         p_unlabelled: stage-3 probability of an unlabelled I_u.
         max_gap: stage-3 unlabelled I_u satisfy |u - s| < max_gap.
@@ -77,6 +82,7 @@ class TrainConfig:
     control_steps: int = 0
     loss: LossConfig = field(default_factory=LossConfig)
     stage2_backward_target: str = "prediction"
+    backward_detach: str = "none"
     p_unlabelled: float = 0.5
     max_gap: int = 64
     num_near_labelled: int = 3
@@ -113,7 +119,8 @@ class TrainConfig:
             raise ValueError(f"invalid training config: {shown} (see TrainConfig's docstring "
                              f"for the allowed values)")
         for name, allowed in (("lr_schedule", LR_SCHEDULES), ("device", ("cpu", "cuda", "auto")),
-                              ("stage2_backward_target", STAGE2_BACKWARD_TARGETS)):
+                              ("stage2_backward_target", STAGE2_BACKWARD_TARGETS),
+                              ("backward_detach", BACKWARD_DETACH)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if not isinstance(self.loss, LossConfig):

@@ -306,7 +306,7 @@ class _Run:
         def pairs_step(step: int) -> dict[str, float]:
             batch = roll_pair(next(pairs), self._generator(stage, step), roll)
             return pair_step(self.predictor, self.aligner, optimizer, batch.to(device),
-                             loss_config=loss, step=step)
+                             loss_config=loss, step=step, backward_detach=config.backward_detach)
 
         return pairs_step
 

@@ -135,13 +135,22 @@ def _take_targets(labels: HandTargets, rows: torch.Tensor) -> HandTargets:
 
 
 def pair_step(predictor: HandPredictor, aligner: PoseAligner, optimizer: torch.optim.Optimizer,
-              batch: PairBatch, *, loss_config: LossConfig, step: int) -> dict[str, float]:
-    """Stage 3: L_total (Eqs. 9-10) on pairs (u, s = N(u)), predictor and aligner together."""
+              batch: PairBatch, *, loss_config: LossConfig, step: int,
+              backward_detach: str = "none") -> dict[str, float]:
+    """Stage 3: L_total (Eqs. 9-10) on pairs (u, s = N(u)), predictor and aligner together.
+
+    ``backward_detach`` holds one side of Eq. 7's L_{u<-s} fixed (see
+    :class:`handkit.train.TrainConfig`).
+    """
     predictor.train()
     aligner.train()
     target_s = targets(batch.s)
     pair = forward_pair(predictor, aligner, images_u=batch.u.images, K_u=batch.u.K,
                         images_s=batch.s.images, K_s=batch.s.K, gamma_s=target_s.params)
+    if backward_detach == "aligned":
+        pair = dataclasses.replace(pair, aligned_u=pair.aligned_u.detach())
+    elif backward_detach == "predicted":
+        pair = dataclasses.replace(pair, pred_u=pair.pred_u.detach())
     loss = pair_objective(pair, target_s, config=loss_config)
     values = check_finite(loss_terms(loss), stage="stage3", step=step)
     _update(optimizer, loss.total)

@@ -1,0 +1,51 @@
+"""``python -m handkit evaluate --run runs/NAME [--split test]``: Table I rows of a trained run.
+
+Evaluates every row the run can give (:data:`handkit.table1.ROWS`: Baseline and Control when
+the run has a stage 1 and a control, Baseline + Align, Propagation, Copy, Interpolation,
+Bidirectional, Gated) on the unlabelled frames of a split of the run's data, prints the table,
+and writes ``evaluation-<split>.json`` and ``evaluation-<split>.csv`` into the run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from handkit.table1 import evaluate_run, format_table
+from handkit.train import RunFolderError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m handkit evaluate``: see the module docstring."""
+    parser = argparse.ArgumentParser(prog="python -m handkit evaluate",
+                                     description="Table I rows of a trained run folder.")
+    parser.add_argument("--run", type=Path, required=True, help="the run folder (runs/NAME)")
+    parser.add_argument("--split", default="test", help="test (default), train or val")
+    parser.add_argument("--videos", type=int, help="only the split's first N videos")
+    parser.add_argument("--no-vertices", action="store_true",
+                        help="joint columns only (faster; no MPVPE or F-scores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        rows, distance = evaluate_run(args.run, splits=(args.split,), train_videos=args.videos,
+                                      vertices=not args.no_vertices, progress=not args.quiet)
+    except (FileNotFoundError, ValueError, RunFolderError) as error:
+        print(f"handkit evaluate: {error}", file=sys.stderr)
+        return 1
+    if args.videos is not None and args.split != "train":
+        print("handkit evaluate: --videos applies to the train split only", file=sys.stderr)
+    out = args.run / f"evaluation-{args.split}"
+    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "distance_rows": distance},
+                                                   indent=2) + "\n")
+    with out.with_suffix(".csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    print("\n".join(format_table(rows, distance, title=f"{args.run} ({args.split} split, "
+                                 "unlabelled frames; mm, F in [0, 1])")))
+    print(f"written: {out}.json, {out}.csv", file=sys.stderr)
+    return 0

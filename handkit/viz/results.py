@@ -1,0 +1,71 @@
+"""Figures of experiment results: the synthetic Table I as bars, overall and by distance to the
+nearest label. Inputs are the row dicts :mod:`handkit.table1` writes (``table1.csv``,
+``by_distance.csv``); outputs plain ``go.Figure`` s. Introduced in
+``notebooks/07_evaluation.ipynb``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+#: A colour per method, so a method looks the same in every figure.
+METHOD_COLOURS = {
+    "Baseline": "#7f7f7f",
+    "Baseline + Align": "#1f77b4",
+    "Control": "#aec7e8",
+    "Propagation": "#d62728",
+    "Copy nearest label": "#bcbd22",
+    "Interpolation": "#2ca02c",
+    "Bidirectional": "#ff7f0e",
+    "Gated": "#9467bd",
+}
+
+
+def _mean_by(rows: Sequence[dict], key: str, **where) -> float:
+    values = [r[key] for r in rows if all(r[k] == v for k, v in where.items())]
+    values = [v for v in values if v is not None and not np.isnan(v)]
+    return float(np.mean(values)) if values else float("nan")
+
+
+def table1_figure(rows: Sequence[dict], distance_rows: Sequence[dict], *, split: str = "test",
+                  key: str = "mpjpe", title: str | None = None) -> go.Figure:
+    """Bars of ``key`` per method (left) and of MPJPE per distance bin and method (right).
+
+    Args:
+        rows: dicts with ``seed, split, method`` and metric keys (one per seed and method).
+        distance_rows: dicts with ``seed, split, method, distance, mpjpe``.
+        split: "test" or "train".
+        key: the metric of the left panel (e.g. "mpjpe", "mpvpe", "mpjpe_p").
+        title: figure title (default names the split).
+    Returns:
+        a figure with one bar trace per method (means over seeds), legend shared.
+    """
+    methods = [m for m in METHOD_COLOURS if any(r["method"] == m and r["split"] == split
+                                                 for r in rows)]
+    if not methods:
+        raise ValueError(f"no rows for split {split!r}; rows hold splits "
+                         f"{sorted({r['split'] for r in rows})}")
+    bins = list(dict.fromkeys(r["distance"] for r in distance_rows if r["split"] == split))
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], subplot_titles=(
+        f"{key.upper()} (mm), {split} unlabelled frames",
+        "MPJPE (mm) by distance |u − N(u)| to the nearest label"))
+    for method in methods:
+        colour = METHOD_COLOURS[method]
+        value = _mean_by(rows, key, method=method, split=split)
+        fig.add_trace(go.Bar(x=[method], y=[round(value, 1)], marker_color=colour, name=method,
+                             legendgroup=method, text=[f"{value:.1f}"], textposition="outside"),
+                      row=1, col=1)
+        by_bin = [round(_mean_by(distance_rows, "mpjpe", method=method, split=split,
+                                 distance=b), 1) for b in bins]
+        fig.add_trace(go.Bar(x=bins, y=by_bin, marker_color=colour, name=method,
+                             legendgroup=method, showlegend=False), row=1, col=2)
+    fig.update_layout(title=title or f"Synthetic Table I ({split} videos)", barmode="group",
+                      template="plotly_white", height=440, legend=dict(orientation="h", y=-0.2),
+                      margin=dict(t=70, b=40))
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
+    fig.update_xaxes(title_text="frames to the nearest label", row=1, col=2)
+    return fig

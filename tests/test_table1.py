@@ -1,0 +1,98 @@
+"""The synthetic Table I pipeline and python -m handkit evaluate, on a tiny setting."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from handkit.evaluate_cli import main as evaluate_main
+from handkit.table1 import ROWS, SETTINGS, Table1Setting, claims, format_report, run_table1
+from handkit.viz.results import table1_figure
+
+TINY = Table1Setting(
+    name="tiny",
+    data=dict(num_videos=4, num_frames=40, size=32, seed=3, label_every=16, val_fraction=0.0,
+              test_fraction=0.25, params={"key_gap": [10, 20]}),
+    train=dict(lr=1e-3, batch_size=4, pair_batch_size=2, stage1_steps=2, stage2_steps=2,
+               stage3_steps=2, control_steps=2, checkpoint_every=10, threads=1),
+    seeds=(0,), train_videos=1, vertices=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tmp_path_factory):
+    threads = torch.get_num_threads()
+    out = tmp_path_factory.mktemp("table1") / "tiny"
+    yield out, run_table1(TINY, out, progress=False)
+    torch.set_num_threads(threads)
+
+
+def test_every_row_on_both_splits_and_the_files(tiny_result):
+    out, result = tiny_result
+    methods = [name for name, _, _ in ROWS]
+    for split in ("test", "train"):
+        assert [r["method"] for r in result.rows if r["split"] == split] == methods
+    test_rows = [r for r in result.rows if r["split"] == "test"]
+    assert all(r["mpjpe"] > 0 and r["mpvpe"] is None for r in test_rows)  # vertices off
+    counts = {r["distance"]: r["frames"] for r in result.distance_rows if r["split"] == "test"}
+    assert counts["16-31"] == counts["32-64"] == 0  # K = 16: every frame within 8 of a label
+    assert counts["1-15"] == test_rows[0]["frames"]
+    for name in ("results.json", "table1.csv", "by_distance.csv", "report.txt", "table1.html"):
+        assert (out / name).is_file(), name
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["rows"] == json.loads(json.dumps(result.rows))
+    assert (out / "seed0" / "final.pt").is_file() and (out / "seed0" / "control.pt").is_file()
+
+
+def test_copy_and_interpolation_need_no_network_and_are_exact_at_labels(tiny_result):
+    _, result = tiny_result
+    copy = result.value("Copy nearest label")
+    interpolation = result.value("Interpolation")
+    assert 0 < interpolation and 0 < copy  # unlabelled frames only: never exactly the label
+
+
+def test_report_states_the_claims_with_the_papers_numbers(tiny_result):
+    _, result = tiny_result
+    report = format_report(result)
+    assert "Propagation vs Baseline" in report and "paper: 44.0 vs 65.5" in report
+    assert "Mini-HO-3D" in report and "Baseline + Align vs Control" in report
+    lines = claims(result)
+    assert any("% lower" in line for line in lines)
+
+
+def test_a_second_call_reuses_the_trained_seed(tiny_result, monkeypatch):
+    out, result = tiny_result
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run of the same config must be reused")
+
+    monkeypatch.setattr("handkit.table1.train", no_training)
+    again = run_table1(TINY, out, progress=False)
+    assert again.rows == result.rows
+
+
+def test_figure_has_a_bar_per_method(tiny_result):
+    _, result = tiny_result
+    fig = table1_figure(result.rows, result.distance_rows)
+    assert [t.name for t in fig.data[::2]] == [name for name, _, _ in ROWS]
+    with pytest.raises(ValueError, match="no rows for split 'val'"):
+        table1_figure(result.rows, result.distance_rows, split="val")
+
+
+def test_evaluate_command_writes_the_rows_into_the_run(tiny_result, capsys):
+    out, _ = tiny_result
+    assert evaluate_main(["--run", str(out / "seed0"), "--no-vertices", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "Propagation" in printed and "test videos" in printed
+    rows = json.loads((out / "seed0" / "evaluation-test.json").read_text())["rows"]
+    assert {r["method"] for r in rows} == {name for name, _, _ in ROWS}
+    assert evaluate_main(["--run", str(out / "nothing"), "--quiet"]) == 1
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_settings_are_the_documented_ones():
+    full = SETTINGS["full"]
+    assert full.data["label_every"] == 128 and full.seeds == (0, 1)
+    assert full.train["control_steps"] == full.train["stage3_steps"]
+    assert SETTINGS["quick"].train["control_steps"] == SETTINGS["quick"].train["stage3_steps"]
