@@ -12,6 +12,7 @@ instead of the widget's raw repr.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,25 @@ def float_slider(name: str, value: float, low: float, high: float, *, step: floa
     return widgets.FloatSlider(
         value=value, min=low, max=high, step=step, description=name,
         readout_format=readout_format, continuous_update=False,
+        style={"description_width": DESCRIPTION_WIDTH}, layout=widgets.Layout(width=width),
+    )
+
+
+def log_slider(name: str, value: float, low: float, high: float, *, step: float = 0.1,
+               readout_format: str = ".1e", width: str = SLIDER_WIDTH) -> widgets.FloatLogSlider:
+    """A slider over decades, for weights like the paper's lambdas (5e-7 .. 0.5).
+
+    Args:
+        name: the description shown left of the slider.
+        value: initial value, in [low, high].
+        low, high: the ends, both > 0.
+        step: one step, in decades (0.1: a factor of about 1.26).
+    """
+    if not 0 < low <= value <= high:
+        raise ValueError(f"need 0 < low <= value <= high, got {low!r}, {value!r}, {high!r}")
+    return widgets.FloatLogSlider(
+        value=value, base=10, min=math.log10(low), max=math.log10(high), step=step,
+        description=name, readout_format=readout_format, continuous_update=False,
         style={"description_width": DESCRIPTION_WIDTH}, layout=widgets.Layout(width=width),
     )
 
