@@ -20,13 +20,17 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 SANITIZE_CONFIG = Path(__file__).with_name("nbval_sanitize.cfg")
 
 #: Notebooks the kit must have (the README's notebook table lists them).
-EXPECTED_NOTEBOOKS = ("01_mano_basics", "02_sparse_videos")
+EXPECTED_NOTEBOOKS = ("01_mano_basics", "02_sparse_videos", "03_hand_predictor",
+                      "04_pose_alignment", "05_losses")
 
 #: A non-default parameter set per notebook, run by papermill in addition to the defaults.
 #: Every notebook needs an entry; choose values that change the numbers it writes and stay cheap.
 ALT_PARAMETERS = {
     "01_mano_basics": {"seed": 1, "ncomps": 10},
     "02_sparse_videos": {"seed": 1, "label_every": 32, "max_gap": 16, "num_pairs": 500},
+    "03_hand_predictor": {"seed": 1, "num_frames": 3, "fit_steps": 30, "d_off_mm": 450.0},
+    "04_pose_alignment": {"seed": 1, "video": 1, "gap": 40, "fit_steps": 40},
+    "05_losses": {"seed": 1, "num_pairs": 4, "head_std": 0.02, "length_unit_mm": 1.0},
 }
 
 #: nbval's markers for cells whose output it does not compare (comments and tags).
