@@ -28,6 +28,9 @@ NOTEBOOK ?=
 .PHONY: run test lab lab-reset notebooks setup
 
 run test notebooks: export OMP_NUM_THREADS ?= 2
+# Idle OpenMP threads sleep instead of spinning: with spinning, training steps ran ~20x slower
+# whenever another process (a browser drawing figures, a second job) wanted the same cores.
+run test notebooks lab: export OMP_WAIT_POLICY ?= PASSIVE
 
 run: setup
 	$(VENV_PYTHON) -m handkit run
@@ -71,6 +74,7 @@ setup:
 	else \
 		echo "make: installing handkit and its dependencies into $(VENV) (the first time takes minutes)" && \
 		"$(VENV_PYTHON)" -m pip install -e ".[dev]" && \
-		"$(VENV_PYTHON)" -m ipykernel install --sys-prefix --name handkit --display-name "Python (handkit)" && \
+		"$(VENV_PYTHON)" -m ipykernel install --sys-prefix --name handkit --display-name "Python (handkit)" \
+			--env OMP_WAIT_POLICY PASSIVE && \
 		echo "$$hash" > "$(STAMP)"; \
 	fi
