@@ -263,6 +263,11 @@ def _move_explorers(page, report: NotebookReport, shots: Path) -> None:
         page.keyboard.press("ArrowRight")
         page.wait_for_timeout(300)
         wait_idle(page)
+        button = explorer.locator(".handkit-run-button")
+        if button.count():  # a slow explorer recomputes when its button is pressed
+            button.first.click()
+            page.wait_for_timeout(300)
+            wait_idle(page, timeout_s=300)
         page.wait_for_timeout(400)
         after_png = figure.screenshot()
         if _figure_state(figure) == before_state or after_png == before_png:

@@ -108,3 +108,23 @@ def test_saved_explorer_says_to_run_the_cell():
     bundle = sparse_label_explorer(300, num_pairs=20, show=False)._repr_mimebundle_()
     assert bundle["text/plain"].startswith("Sparse-label explorer: run this cell")
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_a_run_button_recomputes_only_when_pressed():
+    from handkit.widgets.common import RUN_BUTTON_CLASS, Explorer, float_slider
+
+    calls = []
+
+    def compute(x):
+        calls.append(x)
+        return x
+
+    control = float_slider("x", 0.0, -1.0, 1.0)
+    explorer = Explorer(controls={"x": control}, rows=[control], compute=compute,
+                        figures_of=lambda r: [], summary_of=lambda r: f"x = {r}", note="run me",
+                        show=False, run_label="Train")
+    control.value = 0.5
+    assert explorer.result == 0.0 and calls == [0.0]  # moving does not recompute
+    explorer.button.click()
+    assert explorer.result == 0.5 and explorer.summary.value == "x = 0.5"
+    assert RUN_BUTTON_CLASS in explorer.button._dom_classes

@@ -21,6 +21,8 @@ import plotly.graph_objects as go
 
 #: CSS class of every explorer (the browser test finds explorers by it).
 EXPLORER_CLASS = "handkit-explorer"
+#: CSS class of an explorer's run button (the browser test presses it after moving a slider).
+RUN_BUTTON_CLASS = "handkit-run-button"
 #: Room for descriptions like "p_unlabelled" without cutting them.
 DESCRIPTION_WIDTH = "110px"
 #: Sliders long enough that one pixel is a small step (two fit side by side in a notebook).
@@ -108,28 +110,42 @@ class Explorer(widgets.VBox):
         summary_of: result -> one line of text shown above the figures (optional).
         note: one line that a saved, not yet run notebook shows in place of the explorer.
         show: build the live figures (False: compute only, e.g. in tests).
+        run_label: for slow computations (e.g. a short training run): a button with this label
+            recomputes, moving a control only changes the value; None recomputes on every
+            change.
+        initial: the first result, if the caller already has it (else ``compute`` runs once).
 
     Attributes:
         result: what ``compute`` returned last.
         controls: as given.
         figures: the live ``go.FigureWidget`` s (empty when ``show`` is False).
+        button: the run button, or None.
     """
 
     def __init__(self, *, controls: Mapping[str, widgets.ValueWidget], rows: Sequence[Any],
                  compute: Callable[..., Any], figures_of: Callable[[Any], Sequence[go.Figure]],
-                 summary_of: Callable[[Any], str] | None = None, note: str, show: bool = True):
+                 summary_of: Callable[[Any], str] | None = None, note: str, show: bool = True,
+                 run_label: str | None = None, initial: Any = None):
         self.controls = dict(controls)
         self.note = note
         self._compute, self._figures_of, self._summary_of = compute, figures_of, summary_of
-        self.result = compute(**self.values())
+        self.result = compute(**self.values()) if initial is None else initial
         self.summary = widgets.HTML(summary_of(self.result) if summary_of else "")
         self.figures = tuple(go.FigureWidget(f) for f in figures_of(self.result)) if show else ()
         for figure in self.figures:
             figure.layout.uirevision = "explorer"
-        super().__init__([*rows, self.summary, *self.figures])
+        self.button = None
+        if run_label is not None:
+            self.button = widgets.Button(description=run_label, button_style="primary",
+                                         layout=widgets.Layout(width="auto"))
+            self.button.add_class(RUN_BUTTON_CLASS)
+            self.button.on_click(self._redraw)
+        super().__init__([*rows, *([self.button] if self.button else []), self.summary,
+                          *self.figures])
         self.add_class(EXPLORER_CLASS)
-        for control in self.controls.values():
-            control.observe(self._redraw, names="value")
+        if self.button is None:
+            for control in self.controls.values():
+                control.observe(self._redraw, names="value")
 
     def values(self) -> dict[str, Any]:
         """The controls' current values by name."""
