@@ -169,6 +169,14 @@ def test_config_from_file_flags_and_errors(tmp_path):
         load_config(tmp_path / "bad.json")
 
 
+def test_on_step_reports_every_step(tmp_path):
+    seen = []
+    config = TrainConfig(**{**TINY, "control_steps": 0})
+    train(config, tmp_path / "run", progress=False, on_step=lambda *a: seen.append(a))
+    assert seen[:3] == [("stage1", 1, 3), ("stage1", 2, 3), ("stage1", 3, 3)]
+    assert len(seen) == 9 and seen[-1] == ("stage3", 3, 3)
+
+
 def test_learning_rate_schedules():
     assert learning_rate(TrainConfig(lr=0.1), 5, 10) == 0.1
     cosine = TrainConfig(lr=0.1, lr_schedule="cosine")

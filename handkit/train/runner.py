@@ -159,8 +159,10 @@ class _Run:
     """The state of one call of :func:`train`: config, modules, data, folder, position."""
 
     def __init__(self, config: TrainConfig, folder: Path, *, progress: bool,
-                 stop_after: int | None) -> None:
+                 stop_after: int | None,
+                 on_step: Callable[[str, int, int], None] | None = None) -> None:
         self.config, self.folder, self.progress = config, folder, progress
+        self.on_step = on_step
         self.device = resolve_device(config.device)
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -261,6 +263,8 @@ class _Run:
                 bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()
                                  if k in ("total", "joints", "forward", "pred_joints")})
                 bar.update(1)
+                if self.on_step is not None:
+                    self.on_step(stage, step + 1, steps)
                 if self.steps_left is not None:
                     self.steps_left -= 1
                 if (step + 1) % self.config.checkpoint_every == 0 and step + 1 < steps:
@@ -365,7 +369,8 @@ def _prepare_folder(folder: Path, config: TrainConfig, *, resume: bool, force: b
 
 
 def train(config: TrainConfig, out: str | Path, *, resume: bool = False, force: bool = False,
-          progress: bool = True, stop_after: int | None = None) -> TrainResult:
+          progress: bool = True, stop_after: int | None = None,
+          on_step: Callable[[str, int, int], None] | None = None) -> TrainResult:
     """Run the stages of ``config`` into the folder ``out`` (see the module docstring).
 
     Args:
@@ -376,6 +381,8 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, force: 
         progress: progress bars (tqdm) with the running loss terms.
         stop_after: stop (with a checkpoint) after this many steps in total; for tests and
             notebooks that show resuming.
+        on_step: called as ``on_step(stage, steps_done, steps)`` after every step (e.g. a
+            widget's progress bar).
 
     Raises:
         RunFolderError: ``out`` holds a run and neither ``resume`` nor ``force`` was given, or
@@ -386,7 +393,7 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, force: 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     state = _prepare_folder(folder, config, resume=resume, force=force)
-    run = _Run(config, folder, progress=progress, stop_after=stop_after)
+    run = _Run(config, folder, progress=progress, stop_after=stop_after, on_step=on_step)
     (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     current, start, optimizer_state = (None, 0, None)
     if state is not None:
