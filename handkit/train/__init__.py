@@ -17,11 +17,26 @@ from handkit.train.runner import (
     open_reader,
     train,
 )
+from handkit.train.stages import (
+    STAGE_CURVE_TERMS,
+    STAGE_MODULES,
+    STAGE_TITLES,
+    ParameterTable,
+    read_curves,
+    same_weights,
+    stage_modules,
+    stage_parameters,
+    trainable_parameters,
+)
 from handkit.train.steps import TrainingDiverged
 
 __all__ = [
     "ORDER",
     "STAGES",
+    "STAGE_CURVE_TERMS",
+    "STAGE_MODULES",
+    "STAGE_TITLES",
+    "ParameterTable",
     "RunFolderError",
     "TrainConfig",
     "TrainResult",
@@ -32,6 +47,11 @@ __all__ = [
     "load_config",
     "load_run",
     "open_reader",
+    "read_curves",
+    "same_weights",
     "save_checkpoint",
+    "stage_modules",
+    "stage_parameters",
     "train",
+    "trainable_parameters",
 ]

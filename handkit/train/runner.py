@@ -41,6 +41,7 @@ from handkit.data.video_format import VideoDataset
 from handkit.models import HandPredictor, PoseAligner
 from handkit.train.checkpoint import FINAL, LATEST, load_checkpoint, save_checkpoint
 from handkit.train.config import TrainConfig, same_run
+from handkit.train.stages import stage_modules, stage_parameters
 from handkit.train.steps import (
     TrainingDiverged,
     aligner_step,
@@ -49,6 +50,8 @@ from handkit.train.steps import (
     predictor_step,
     roll_frames,
     roll_pair,
+    take_frames,
+    take_targets,
     targets,
 )
 
@@ -231,11 +234,9 @@ class _Run:
     def run_stage(self, stage: str, start: int, optimizer_state: dict | None) -> bool:
         """Run ``stage`` from step ``start``; False if stopped early (``stop_after``)."""
         steps = self.config.steps(stage)
-        modules = {"stage1": [self.predictor], "control": [self.control],
-                   "stage2": [self.aligner], "stage3": [self.predictor, self.aligner]}[stage]
-        for module in modules:
+        for module in stage_modules(stage, self.predictor, self.aligner, self.control):
             module.to(self.device)
-        parameters = [p for module in modules for p in module.parameters()]
+        parameters = stage_parameters(stage, self.predictor, self.aligner, self.control)
         optimizer = _adam(parameters, self.config, self.device)
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
@@ -315,23 +316,37 @@ class _Run:
         return pairs_step
 
     def _aligner_steps(self, optimizer, start: int, steps: int) -> Callable[[int], dict]:
-        """Stage 2: the frozen predictor's outputs on every labelled frame, computed once."""
-        labelled = [(int(v), int(f)) for v, f in LabelledFrameSampler(self.masks).draw()]
-        labelled.sort()
+        """Stage 2 on pairs of labelled frames. Without rolls the frozen predictor's outputs on
+        every labelled frame are computed once; with rolls (``rotation_aug_rad`` > 0) each frame
+        of a pair gets its own roll (both are labelled, so both labels follow), and the frozen
+        predictor runs on the rolled frames at every step."""
+        labelled = sorted((int(v), int(f)) for v, f in LabelledFrameSampler(self.masks).draw())
         row_of = {item: row for row, item in enumerate(labelled)}
-        batch = FrameBatch.collate([self.frames[item] for item in labelled]).to(self.device)
-        outputs, labels = frozen_outputs(self.predictor, batch), targets(batch)
+        frames = FrameBatch.collate([self.frames[item] for item in labelled]).to(self.device)
+        outputs = frozen_outputs(self.predictor, frames)
         sampler = LabelledPairSampler(self.masks, num_near_labelled=self.config.num_near_labelled,
                                       num_samples=self.config.pair_batch_size,
                                       seed=self._seed("stage2"))
+        roll = self.config.rotation_aug_rad
 
         def stage2_step(step: int) -> dict[str, float]:
             sampler.set_epoch(step)
             items = sampler.draw()  # (B, 4) video, s, u, True
             rows_s = torch.tensor([row_of[(v, s)] for v, s in items[:, :2].tolist()])
             rows_u = torch.tensor([row_of[(v, u)] for v, u in items[:, [0, 2]].tolist()])
-            return aligner_step(self.aligner, optimizer, outputs, labels, rows_s.to(self.device),
-                                rows_u.to(self.device),
+            rows = torch.cat([rows_s, rows_u]).to(self.device)  # (2B,) s then u
+            both = take_frames(frames, rows)
+            if roll > 0:
+                both = roll_frames(both, self._generator("stage2", step), roll)
+                pred = frozen_outputs(self.predictor, both)
+            else:
+                pred = outputs.take(rows)
+            pred_s, pred_u = pred.split(len(rows_s))
+            target = targets(both)
+            half = len(rows_s)
+            target_s, target_u = (take_targets(target, slice(0, half)),
+                                  take_targets(target, slice(half, None)))
+            return aligner_step(self.aligner, optimizer, pred_u, pred_s, target_s, target_u,
                                 backward_target=self.config.stage2_backward_target,
                                 loss_config=self.config.loss, step=step)
 

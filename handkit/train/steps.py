@@ -2,8 +2,8 @@
 
 * stage 1: the Hand Predictor on labelled frames, L_pred (Eq. 6);
 * stage 2: the Pose Aligner alone on pairs of labelled frames, L_align (Eq. 8); the predictor is
-  frozen, so its outputs on the labelled frames are computed once (:func:`frozen_outputs`) and
-  each step only runs the aligner — without augmentation;
+  frozen (eval mode, no gradients, :func:`frozen_outputs`); without augmentation its outputs on
+  the labelled frames are computed once;
 * stage 3: everything on the stage-3 pairs, L_total (Eqs. 9-10);
 * control: stage 1 continued on as many images per step as stage 3 sees (2 x pairs), no
   aligner (the synthetic Table I's control row).
@@ -105,33 +105,37 @@ def frozen_outputs(predictor: HandPredictor, batch: FrameBatch, *, chunk: int = 
     return HandOutput(**{k: None if v[0] is None else torch.cat(v) for k, v in values.items()})
 
 
-def aligner_step(aligner: PoseAligner, optimizer: torch.optim.Optimizer, outputs: HandOutput,
-                 labels: HandTargets, rows_s: torch.Tensor, rows_u: torch.Tensor, *,
+def aligner_step(aligner: PoseAligner, optimizer: torch.optim.Optimizer, pred_u: HandOutput,
+                 pred_s: HandOutput, target_s: HandTargets, target_u: HandTargets, *,
                  backward_target: str, loss_config: LossConfig, step: int) -> dict[str, float]:
     """Stage 2: L_align (Eq. 8) on pairs of labelled frames, from the frozen predictor's outputs.
 
     Args:
-        outputs: the frozen predictor's outputs on the L labelled frames.
-        labels: their ground truth (L rows).
-        rows_s, rows_u: (B,) rows of the pairs' frames s and u in ``outputs``/``labels``.
+        pred_u, pred_s: the frozen predictor's outputs for the B frames u and s.
+        target_s, target_u: their labels (both frames are labelled in stage 2).
         backward_target: "prediction": Eq. 7's L_{u<-s} against J_u^reg, as written; "label":
-            against J_u* (u is labelled in stage 2).
+            against J_u*.
     """
     aligner.train()
-    pred_u, pred_s = outputs.take(rows_u), outputs.take(rows_s)
-    target_s = _take_targets(labels, rows_s)
     aligned_s, aligned_u = align_pair(aligner, pred_u, pred_s, target_s.params)
     if backward_target == "label":
-        pred_u = dataclasses.replace(pred_u, joints=labels.joints[rows_u])
+        pred_u = dataclasses.replace(pred_u, joints=target_u.joints)
     loss = alignment_loss(aligned_s, aligned_u, pred_u, target_s, config=loss_config)
     values = check_finite(loss_terms(loss), stage="stage2", step=step)
     _update(optimizer, loss.total)
     return values
 
 
-def _take_targets(labels: HandTargets, rows: torch.Tensor) -> HandTargets:
+def take_targets(labels: HandTargets, rows: torch.Tensor | slice) -> HandTargets:
+    """The rows ``rows`` of a batch of labels."""
     return HandTargets(**{f.name: getattr(labels, f.name)[rows]
                           for f in dataclasses.fields(HandTargets)})
+
+
+def take_frames(batch: FrameBatch, rows: torch.Tensor) -> FrameBatch:
+    """The rows ``rows`` of a frame batch (repeats allowed)."""
+    return FrameBatch(**{f.name: getattr(batch, f.name)[rows]
+                         for f in dataclasses.fields(FrameBatch)})
 
 
 def pair_step(predictor: HandPredictor, aligner: PoseAligner, optimizer: torch.optim.Optimizer,
