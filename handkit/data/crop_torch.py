@@ -215,4 +215,6 @@ def _warp_batch(images: torch.Tensor, M: torch.Tensor, out_size: int) -> torch.T
     )  # (B, 3, S, S)
     if not images.is_floating_point():
         sampled = sampled.round().clamp(0, 255).to(images.dtype)
+    else:  # bilinear weights keep values within the input's range, up to rounding: remove that
+        sampled = sampled.clamp(min(float(pixels.min()), 0.0), float(pixels.max()))
     return sampled.permute(0, 2, 3, 1) if channels_last else sampled

@@ -155,7 +155,7 @@ def check_images(images: object, image_size: int | None = None) -> None:
     if not (low >= 0 and high <= 1):
         check_finite("images", images)
         raise ValueError(
-            f"images must be RGB in [0, 1], got values in [{low.item():.3g}, {high.item():.3g}]"
+            f"images must be RGB in [0, 1], got values in [{low.item():.9g}, {high.item():.9g}]"
         )
 
 
