@@ -15,6 +15,9 @@ Every mode runs over a whole video at once and gives every frame u = 0..T-1 a ha
 * ``gated``: per frame, a blend of propagation (weight g) and regression (1 - g) whose g comes
   from a score computed without ground truth (:class:`GateParams`, :func:`gate_scores`), fitted
   on labelled frames only by :func:`calibrate_gate`.
+* ``fused``: propagation from both neighbouring labels and the regressor, blended by inverse
+  expected variance; the expected errors (growing with the distance to the label for
+  propagation) come from the video's labelled frames (:mod:`handkit.fusion`).
 
 Readings where the paper is silent:
 
@@ -44,6 +47,7 @@ from collections.abc import Sequence
 
 import torch
 
+from handkit.fusion import ErrorModel, error_model, fuse
 from handkit.gating import (
     GATE_SCORES,
     GateCalibration,
@@ -77,6 +81,9 @@ from handkit.propagation import (
 
 __all__ = [
     "ALIGNER_MODES",
+    "ErrorModel",
+    "error_model",
+    "fuse",
     "GATE_SCORES",
     "MODES",
     "MODE_TITLES",
@@ -105,7 +112,7 @@ __all__ = [
     "slerp_theta",
 ]
 
-ALIGNER_MODES = frozenset({"propagation", "bidirectional", "gated"})
+ALIGNER_MODES = frozenset({"propagation", "bidirectional", "gated", "fused"})
 """Modes that run the Pose Aligner."""
 MODE_TITLES = {
     "regression": "Regression (scenario 1)",
@@ -114,6 +121,7 @@ MODE_TITLES = {
     "interpolation": "Interpolation",
     "bidirectional": "Bidirectional propagation",
     "gated": "Gated propagation / regression",
+    "fused": "Fused (both labels and regression)",
 }
 """Names for tables and figures."""
 
@@ -295,6 +303,8 @@ def predict_video(video: VideoFeatures, labels: VideoLabels, *, modes: Sequence[
         elif mode == "bidirectional":
             out[mode] = propagate_bidirectional(video, labels, aligner=aligner,
                                                 batch_size=batch_size)
+        elif mode == "fused":
+            out[mode] = fuse(video, labels, aligner=aligner, batch_size=batch_size)
         else:
             out[mode] = gate(video, labels, aligner=aligner, params=gate_params,
                              propagated=propagated, batch_size=batch_size)

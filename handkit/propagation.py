@@ -26,7 +26,8 @@ from handkit.models.aligner import PoseAligner
 from handkit.models.mano_decoder import ManoDecoder
 from handkit.models.records import HandFeatures, HandParams, check_finite, check_shape
 
-MODES = ("regression", "propagation", "copy", "interpolation", "bidirectional", "gated")
+MODES = ("regression", "propagation", "copy", "interpolation", "bidirectional", "gated",
+         "fused")
 """Every inference mode of :mod:`handkit.inference`, in the order tables list them."""
 NUM_ROTATIONS = 16
 """theta holds 16 axis-angles: the global rotation, then 15 finger joints."""

@@ -9,7 +9,7 @@ paper does not report, so a reader can tell what propagation buys:
 * *Control*: the stage-1 predictor trained on for as many steps and images as stage 3 costs,
   without the aligner ("alignment helped" vs "more training helped");
 * *Copy nearest label* and *Interpolation* between the two neighbouring labels (no network);
-* *Bidirectional* and *Gated* propagation (issue 10's modes).
+* *Bidirectional*, *Gated* and *Fused* propagation (issue 10's modes).
 
 Errors are also broken down by the distance |u - N(u)| to the nearest label.
 
@@ -70,6 +70,7 @@ ROWS = (
     ("Interpolation", "predictor", "interpolation"),
     ("Bidirectional", "predictor", "bidirectional"),
     ("Gated", "predictor", "gated"),
+    ("Fused", "predictor", "fused"),
 )
 
 

@@ -338,7 +338,7 @@ def test_predict_video_runs_every_mode(clip, features, aligner):
     labels = labels_at(truth, [0, 16, 32, 39])
     out = predict_video(features, labels, aligner=aligner, gate_params=GateParams())
     assert list(out) == ["regression", "propagation", "copy", "interpolation", "bidirectional",
-                         "gated"]
+                         "gated", "fused"]
     for mode, prediction in out.items():
         assert prediction.mode == mode
         assert prediction.joints.shape == (FRAMES, 21, 3)

@@ -22,6 +22,7 @@ METHOD_COLOURS = {
     "Interpolation": "#2ca02c",
     "Bidirectional": "#ff7f0e",
     "Gated": "#9467bd",
+    "Fused": "#8c564b",
 }
 
 

@@ -1,0 +1,81 @@
+"""The fused mode: expected errors from labels only, inverse-variance weights, exact extremes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from handkit.fusion import ErrorModel, error_model, fuse
+from handkit.inference import propagate_bidirectional, propagate_from
+from handkit.models import HandParams
+from handkit.propagation import VideoLabels, blend_params
+from tests.test_inference import (  # noqa: F401 (fixtures)
+    aligner,  # noqa: F401
+    clip,
+    features,
+    labels_at,
+    predictor,
+)
+
+
+def test_error_model_reads_only_the_labelled_frames(clip, features, aligner):  # noqa: F811
+    _, _, truth = clip
+    labels = labels_at(truth, [0, 16, 32, 39])
+    model = error_model(features, labels, aligner=aligner)
+    assert model.regression_mm > 0 and model.slope_mm > 0
+    # the same labels with anything else in the unlabelled rows of a "truth" give the same model
+    noisy = HandParams(truth.root + 1000.0, truth.theta + 1.0, truth.beta)
+    rows = torch.as_tensor(labels.frames)
+    for name in ("root", "theta", "beta"):
+        getattr(noisy, name)[rows] = getattr(truth, name)[rows]
+    assert error_model(features, labels_at(noisy, labels.frames), aligner=aligner) == model
+    np.testing.assert_allclose(model.propagation_mm(np.array([0, 2])), [0, 2 * model.slope_mm])
+
+
+def test_a_perfect_regressor_or_aligner_takes_all_the_weight(clip, features, aligner):  # noqa
+    _, _, truth = clip
+    labels = labels_at(truth, [0, 16, 32, 39])
+    unlabelled = np.flatnonzero(~labels.mask)
+    trust_regression = fuse(features, labels, aligner=aligner,
+                            model=ErrorModel(regression_mm=1e-6, slope_mm=10.0))
+    assert torch.allclose(trust_regression.weight[unlabelled], torch.ones(len(unlabelled)))
+    assert torch.allclose(trust_regression.joints[unlabelled],
+                          features.regression.joints[unlabelled], atol=1e-3)
+    trust_labels = fuse(features, labels, aligner=aligner,
+                        model=ErrorModel(regression_mm=1e6, slope_mm=1.0))
+    both = propagate_bidirectional(features, labels, aligner=aligner)
+    assert float(trust_labels.weight.max()) < 1e-6
+    # near each label the nearer side dominates: frame 1 is propagation from frame 0 alone
+    from_before = propagate_from(aligner, features, labels, labels.neighbour_rows()[0])
+    assert torch.allclose(trust_labels.root[1], from_before.root[1], atol=0.5)
+    assert torch.equal(trust_labels.theta[labels.frames], truth.theta[labels.frames])
+    assert trust_labels.joints.shape == both.joints.shape
+
+
+def test_weights_are_inverse_variances(clip, features, aligner):  # noqa: F811
+    _, _, truth = clip
+    labels = labels_at(truth, [0, 20])
+    model = ErrorModel(regression_mm=30.0, slope_mm=2.0)
+    out = fuse(features, labels, aligner=aligner, model=model)
+    u = 5  # 5 frames after label 0, 15 before label 20: errors 10 and 30 mm
+    combined = 1.0 / np.sqrt(1 / 10.0**2 + 1 / 30.0**2)
+    expected = combined**2 / (combined**2 + 30.0**2)
+    assert float(out.weight[u]) == pytest.approx(expected, rel=1e-5)
+    before, after, _ = labels.neighbour_rows()
+    w_after = 10.0**2 / (10.0**2 + 30.0**2)
+    propagated = blend_params(propagate_from(aligner, features, labels, before),
+                              propagate_from(aligner, features, labels, after),
+                              torch.full((features.num_frames,), w_after))
+    mixed = blend_params(propagated, features.regression.params, out.weight)
+    assert torch.allclose(out.root[u], mixed.root[u], atol=1e-4)
+
+
+def test_one_label_videos_still_fuse(clip, features, aligner):  # noqa: F811
+    _, _, truth = clip
+    labels = labels_at(truth, [10])
+    model = error_model(features, labels, aligner=aligner)
+    assert model.slope_mm == pytest.approx(model.regression_mm / 20)
+    out = fuse(features, labels, aligner=aligner)
+    assert torch.equal(out.theta[10], truth.theta[10])
+    assert isinstance(labels, VideoLabels)
