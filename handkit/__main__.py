@@ -5,6 +5,7 @@ Commands:
   data synth     generate a synthetic sparsely-labelled video set
   evaluate       Table I rows of a trained run folder (python -m handkit evaluate -h)
   experiment table1   the synthetic Table I (train, evaluate, report)
+  experiment sample-checkpoint   the trained weights shipped in data_samples/checkpoint/
   lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
   train          the three training stages into a run folder (python -m handkit train -h)
@@ -15,7 +16,8 @@ from __future__ import annotations
 import importlib
 import sys
 
-#: command words -> module whose ``main(argv)`` handles the rest of the arguments.
+#: command words -> module (or "module:function"; default function ``main(argv)``) that
+#: handles the rest of the arguments.
 COMMANDS = {
     ("bench", "mano"): "handkit.benchmarks.mano",
     ("bench", "model"): "handkit.benchmarks.model",
@@ -23,6 +25,7 @@ COMMANDS = {
     ("data", "synth"): "handkit.data.synthetic",
     ("evaluate",): "handkit.evaluate_cli",
     ("experiment", "table1"): "handkit.table1",
+    ("experiment", "sample-checkpoint"): "handkit.table1:sample_checkpoint_main",
     ("lab",): "handkit.lab",
     ("run",): "handkit.experiments",
     ("train",): "handkit.train.cli",
@@ -33,8 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     for words, module_name in COMMANDS.items():
         if tuple(argv[: len(words)]) == words:
+            module_name, _, function = module_name.partition(":")
             module = importlib.import_module(module_name)
-            return int(module.main(argv[len(words):]) or 0)
+            return int(getattr(module, function or "main")(argv[len(words):]) or 0)
     usage = "\n".join("  python -m handkit " + " ".join(w) for w in COMMANDS)
     print(f"unknown command {' '.join(argv)!r}; expected one of:\n{usage}", file=sys.stderr)
     return 2

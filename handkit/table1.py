@@ -402,3 +402,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_report(result))
     print(f"\n{time.perf_counter() - began:.0f} s; results in {out}", file=sys.stderr)
     return 0
+
+
+#: Where the shipped checkpoint lives, relative to the repository root.
+SAMPLE_CHECKPOINT = Path("data_samples") / "checkpoint" / "table1_full_seed0.npz"
+
+
+def export_sample_checkpoint(out: str | Path = SAMPLE_CHECKPOINT, *, runs: str | Path = "runs",
+                             seed: int = 0, progress: bool = True) -> Path:
+    """The checkpoint shipped in ``data_samples/``: the full Table I setting's run of ``seed``
+    (trained first if ``runs/table1-full`` does not hold it), its final Hand Predictor and Pose
+    Aligner in float16 (:func:`handkit.train.export.export_weights`), described by how its data
+    were generated and the run's own Table I rows (Baseline and Control included)."""
+    from handkit.train.export import export_weights
+
+    setting = SETTINGS["full"]
+    folder = Path(runs) / "table1-full"
+    result = run_table1(setting, folder, seeds=[seed], progress=progress)
+    rows = [r for r in result.rows if r["seed"] == seed]
+    distance = [r for r in result.distance_rows if r["seed"] == seed]
+    extra = {"made_by": f"python -m handkit experiment sample-checkpoint --seed {seed}",
+             "setting": asdict(replace(setting, seeds=(seed,))), "table1_rows": rows,
+             "table1_distance_rows": distance}
+    return export_weights(folder / f"seed{seed}", out, extra=extra)
+
+
+def sample_checkpoint_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m handkit experiment sample-checkpoint``: see :func:`export_sample_checkpoint`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m handkit experiment sample-checkpoint",
+        description="Train (or reuse) the full Table I run of one seed and write its weights "
+                    f"to {SAMPLE_CHECKPOINT} (float16, about 25 MB).")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=SAMPLE_CHECKPOINT)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    path = export_sample_checkpoint(args.out, seed=args.seed, progress=not args.quiet)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
