@@ -60,14 +60,14 @@ def test_a_run_writes_its_folder_and_loads_back(tmp_path):
 
 def test_each_stage_updates_only_its_modules(tmp_path, monkeypatch):
     seen = {}
-    real_step = steps_module._update
+    real_step = steps_module.accumulate_step
 
-    def spy(optimizer, total):
+    def spy(optimizer, *args, **kwargs):
         names = {id(p) for group in optimizer.param_groups for p in group["params"]}
         seen.setdefault(len(seen), names)
-        real_step(optimizer, total)
+        return real_step(optimizer, *args, **kwargs)
 
-    monkeypatch.setattr(steps_module, "_update", spy)
+    monkeypatch.setattr(steps_module, "accumulate_step", spy)
     config = TrainConfig(**{**TINY, "stage1_steps": 1, "control_steps": 0, "stage2_steps": 1,
                             "stage3_steps": 1})
     result = train(config, tmp_path / "run", progress=False)

@@ -6,6 +6,8 @@
     python -m handkit train --config my.yaml --out runs/k64 --label-every 64 --lambda-align 1
     python -m handkit train --out runs/first --resume              # continue an interrupted run
     python -m handkit train --out runs/first --force               # start it over
+    torchrun --nproc-per-node 2 -m handkit train --out runs/ddp    # two processes (see
+                                                                   # handkit.train.distributed)
 
 Every field of :class:`handkit.train.TrainConfig` has a flag (``--stage1-steps``, ``--lr``,
 ``--rotation-aug-rad`` ...), and so do the loss weights (``--lambda-j``, ``--lambda-theta``,
@@ -57,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument("--force", action="store_true", help="overwrite the run in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--stop-after", type=int, metavar="STEPS",
+                        help="stop with a checkpoint after this many steps (resume later)")
     options = parser.add_argument_group("training config (TrainConfig; default in brackets)")
     defaults = TrainConfig()
     for f in fields(TrainConfig):
@@ -75,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m handkit train``: see the module docstring."""
     args = vars(_parser().parse_args(sys.argv[1:] if argv is None else argv))
-    out, resume, force, quiet = (args.pop(k) for k in ("out", "resume", "force", "quiet"))
+    out, resume, force, quiet, stop_after = (args.pop(k) for k in ("out", "resume", "force",
+                                                                    "quiet", "stop_after"))
     config_path = args.pop("config")
     try:
         if resume and config_path is None and (out / "config.json").is_file():
@@ -83,7 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = config.with_overrides(args)
         else:
             config = load_config(config_path, args)
-        result = train(config, out, resume=resume, force=force, progress=not quiet)
+        result = train(config, out, resume=resume, force=force, progress=not quiet,
+                       stop_after=stop_after)
     except (RunFolderError, TrainingDiverged, ValueError, FileNotFoundError) as error:
         print(f"handkit train: {error}", file=sys.stderr)
         return 1

@@ -41,6 +41,9 @@ class TrainConfig:
         batch_size: labelled frames per stage-1 step.
         pair_batch_size: pairs per stage-2/3 step (stage 3 sees twice as many images).
         stage1_steps, stage2_steps, stage3_steps: steps of each stage; 0 skips a stage.
+        accumulate: groups per process per step, one backward pass each (gradient
+            accumulation): a step's batch is cut into processes x accumulate groups (see
+            :mod:`handkit.train.distributed`); BatchNorm normalises each group on its own.
         control_steps: steps of the "control" (the stage-1 predictor trained on with L_pred at
             2 x pair_batch_size labelled frames a step, no aligner; Table I's control row), 0
             for none.
@@ -80,6 +83,7 @@ class TrainConfig:
     stage2_steps: int = 400
     stage3_steps: int = 400
     control_steps: int = 0
+    accumulate: int = 1
     loss: LossConfig = field(default_factory=LossConfig)
     stage2_backward_target: str = "prediction"
     backward_detach: str = "none"
@@ -102,6 +106,7 @@ class TrainConfig:
             "stage2_steps": self.stage2_steps >= 0,
             "stage3_steps": self.stage3_steps >= 0,
             "control_steps": self.control_steps >= 0,
+            "accumulate": self.accumulate >= 1,
             "p_unlabelled": 0 <= self.p_unlabelled <= 1,
             "max_gap": self.max_gap >= 1,
             "num_near_labelled": self.num_near_labelled >= 1,

@@ -29,22 +29,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
-from handkit.data.batch import FrameBatch, FrameDataset, PairDataset
+from handkit.data.batch import FrameBatch, FrameDataset, PairBatch, PairDataset
 from handkit.data.crop import CropTransform
 from handkit.data.pairs import LabelledFrameSampler, LabelledPairSampler, PairSampler
 from handkit.data.synthetic import default_dataset_path
 from handkit.data.video_format import VideoDataset
 from handkit.models import HandPredictor, PoseAligner
+from handkit.train import distributed
 from handkit.train.checkpoint import FINAL, LATEST, load_checkpoint, save_checkpoint
 from handkit.train.config import TrainConfig, same_run
 from handkit.train.stages import stage_modules, stage_parameters
 from handkit.train.steps import (
+    LabelledPairs,
     TrainingDiverged,
     aligner_step,
+    draw_angles,
     frozen_outputs,
     pair_step,
     predictor_step,
@@ -84,10 +88,13 @@ class TrainResult:
 
 
 class _StepBatches(Sampler):
-    """Batches of a stage sampler for steps start..stop-1: step t is the sampler's epoch t."""
+    """This process's items of each step's global batch, steps start..stop-1: step t's global
+    batch is the stage sampler's epoch t; its groups (see :mod:`handkit.train.distributed`)
+    follow each other."""
 
-    def __init__(self, sampler, start: int, stop: int) -> None:
+    def __init__(self, sampler, start: int, stop: int, groups: list[np.ndarray]) -> None:
         self.sampler, self.start, self.stop = sampler, start, stop
+        self.positions = np.concatenate(groups)
 
     def __len__(self) -> int:
         return max(self.stop - self.start, 0)
@@ -95,22 +102,15 @@ class _StepBatches(Sampler):
     def __iter__(self) -> Iterator[list]:
         for step in range(self.start, self.stop):
             self.sampler.set_epoch(step)
-            yield list(self.sampler)
+            rows = self.sampler.draw()[self.positions]
+            yield [(*row[:-1], bool(row[-1])) if len(row) == 4 else tuple(row)
+                   for row in rows.tolist()]
 
 
 def open_reader(config: TrainConfig) -> VideoDataset:
     """The training split of the config's data set (the shipped sample set for "synthetic")."""
     root = default_dataset_path() if config.data == "synthetic" else Path(config.data)
     return VideoDataset(root, config.split, label_every=config.label_every)
-
-
-def resolve_device(name: str) -> torch.device:
-    """"auto" -> CUDA when available, else the CPU; "cuda" must be available."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for but torch sees no GPU; use cpu or auto")
-    return torch.device(name)
 
 
 def build_modules(config: TrainConfig) -> tuple[HandPredictor, PoseAligner]:
@@ -164,9 +164,11 @@ class _Run:
     def __init__(self, config: TrainConfig, folder: Path, *, progress: bool,
                  stop_after: int | None,
                  on_step: Callable[[str, int, int], None] | None = None) -> None:
-        self.config, self.folder, self.progress = config, folder, progress
+        self.ranks = distributed.setup(config.device)
+        self.config, self.folder = config, folder
+        self.progress = progress and self.ranks.main
         self.on_step = on_step
-        self.device = resolve_device(config.device)
+        self.device = self.ranks.device
         if config.threads:
             torch.set_num_threads(config.threads)
         self.predictor, self.aligner = build_modules(config)
@@ -179,6 +181,11 @@ class _Run:
         transform = None
         if config.image_size and config.image_size != self.reader.image_size[0]:
             transform = CropTransform(out_size=config.image_size)
+        for stage, size in (("stage1", config.batch_size), ("control", 2 * config.pair_batch_size),
+                            ("stage2", config.pair_batch_size),
+                            ("stage3", config.pair_batch_size)):
+            if config.steps(stage) > 0:  # a clear error now rather than at the stage's start
+                distributed.group_positions(size, self.ranks.world_size * config.accumulate)
         self.frames = FrameDataset(self.reader, transform=transform, seed=config.seed)
         self.pairs = PairDataset(self.reader, transform=transform, seed=config.seed)
         self.masks = masks
@@ -189,9 +196,21 @@ class _Run:
 
     # -- data ---------------------------------------------------------------------------------
 
-    def _loader(self, dataset, sampler, start: int, stop: int) -> DataLoader:
-        return DataLoader(dataset, batch_sampler=_StepBatches(sampler, start, stop),
+    def _groups(self, global_size: int) -> list[np.ndarray]:
+        """This process's groups of positions in a global batch of ``global_size``."""
+        return distributed.my_groups(global_size, self.ranks, self.config.accumulate)
+
+    def _loader(self, dataset, sampler, start: int, stop: int, groups: list[np.ndarray]
+                ) -> DataLoader:
+        return DataLoader(dataset, batch_sampler=_StepBatches(sampler, start, stop, groups),
                           collate_fn=dataset.collate)
+
+    def _angles(self, stage: str, step: int, global_size: int) -> torch.Tensor | None:
+        """The rolls of step ``step``'s global batch (None without augmentation)."""
+        if self.config.rotation_aug_rad <= 0:
+            return None
+        return draw_angles(self._generator(stage, step), global_size,
+                           self.config.rotation_aug_rad)
 
     def _seed(self, stage: str) -> int:
         return self.config.seed * 10 + ORDER.index(stage)
@@ -220,10 +239,13 @@ class _Run:
         return state["stage"], int(state["step"]), state["optimizer"]
 
     def save(self, stage: str, step: int, optimizer) -> None:
-        save_checkpoint(self.folder / LATEST, self.state(stage, step, optimizer))
+        if self.ranks.main:
+            save_checkpoint(self.folder / LATEST, self.state(stage, step, optimizer))
         self.last_saved = f"{stage}, step {step}"
 
     def save_weights(self, name: str, predictor: HandPredictor, *, aligner: bool) -> None:
+        if not self.ranks.main:
+            return
         save_checkpoint(self.folder / name, {
             "config": self.config.to_dict(), "predictor": predictor.state_dict(),
             "aligner": self.aligner.state_dict() if aligner else None,
@@ -241,7 +263,7 @@ class _Run:
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
         step_fn = self._step_function(stage, optimizer, start, steps)
-        curves = _Curves(self.folder, stage, start)
+        curves = _Curves(self.folder, stage, start) if self.ranks.main else None
         bar = tqdm(total=steps, initial=start, desc=stage, disable=not self.progress,
                    leave=True, dynamic_ncols=True)
         began = time.perf_counter()
@@ -259,7 +281,7 @@ class _Run:
                     raise TrainingDiverged(
                         f"{error}; the weights were not updated, and the last good checkpoint "
                         f"({self.last_saved}) is {self.folder / LATEST}") from None
-                if step % self.config.log_every == 0 or step == steps - 1:
+                if curves and (step % self.config.log_every == 0 or step == steps - 1):
                     curves.add({"step": step, "lr": lr, **values})
                 bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()
                                  if k in ("total", "joints", "forward", "pred_joints")})
@@ -287,35 +309,43 @@ class _Run:
 
     def _step_function(self, stage: str, optimizer, start: int, steps: int
                        ) -> Callable[[int], dict[str, float]]:
-        config, device, loss = self.config, self.device, self.config.loss
-        roll = config.rotation_aug_rad
+        config, device, loss, ranks = self.config, self.device, self.config.loss, self.ranks
         if stage in ("stage1", "control"):
             size = config.batch_size if stage == "stage1" else 2 * config.pair_batch_size
+            groups = self._groups(size)
             sampler = LabelledFrameSampler(self.masks, num_samples=size, seed=self._seed(stage))
-            batches = iter(self._loader(self.frames, sampler, start, steps))
+            batches = iter(self._loader(self.frames, sampler, start, steps, groups))
             model = self.predictor if stage == "stage1" else self.control
 
             def frame_step(step: int) -> dict[str, float]:
-                batch = roll_frames(next(batches), self._generator(stage, step), roll)
-                return predictor_step(model, optimizer, batch.to(device), loss_config=loss,
+                batch, angles = next(batches).to(device), self._angles(stage, step, size)
+                parts = [roll_frames(take_frames(batch, rows),
+                                     None if angles is None else angles[positions])
+                         for rows, positions in _group_rows(groups, device)]
+                return predictor_step(model, optimizer, parts, loss_config=loss, ranks=ranks,
                                       stage=stage, step=step)
 
             return frame_step
         if stage == "stage2":
-            return self._aligner_steps(optimizer, start, steps)
+            return self._aligner_steps(optimizer)
+        size = config.pair_batch_size
+        groups = self._groups(size)
         sampler = PairSampler(self.masks, p_unlabelled=config.p_unlabelled,
                               max_gap=config.max_gap, num_near_labelled=config.num_near_labelled,
-                              num_samples=config.pair_batch_size, seed=self._seed(stage))
-        pairs = iter(self._loader(self.pairs, sampler, start, steps))
+                              num_samples=size, seed=self._seed(stage))
+        pairs = iter(self._loader(self.pairs, sampler, start, steps, groups))
 
         def pairs_step(step: int) -> dict[str, float]:
-            batch = roll_pair(next(pairs), self._generator(stage, step), roll)
-            return pair_step(self.predictor, self.aligner, optimizer, batch.to(device),
-                             loss_config=loss, step=step, backward_detach=config.backward_detach)
+            batch, angles = next(pairs).to(device), self._angles(stage, step, size)
+            parts = [roll_pair(PairBatch(take_frames(batch.s, rows), take_frames(batch.u, rows)),
+                               None if angles is None else angles[positions])
+                     for rows, positions in _group_rows(groups, device)]
+            return pair_step(self.predictor, self.aligner, optimizer, parts, loss_config=loss,
+                             ranks=ranks, step=step, backward_detach=config.backward_detach)
 
         return pairs_step
 
-    def _aligner_steps(self, optimizer, start: int, steps: int) -> Callable[[int], dict]:
+    def _aligner_steps(self, optimizer) -> Callable[[int], dict]:
         """Stage 2 on pairs of labelled frames. Without rolls the frozen predictor's outputs on
         every labelled frame are computed once; with rolls (``rotation_aug_rad`` > 0) each frame
         of a pair gets its own roll (both are labelled, so both labels follow), and the frozen
@@ -324,33 +354,48 @@ class _Run:
         row_of = {item: row for row, item in enumerate(labelled)}
         frames = FrameBatch.collate([self.frames[item] for item in labelled]).to(self.device)
         outputs = frozen_outputs(self.predictor, frames)
+        size = self.config.pair_batch_size
+        groups = self._groups(size)
         sampler = LabelledPairSampler(self.masks, num_near_labelled=self.config.num_near_labelled,
-                                      num_samples=self.config.pair_batch_size,
-                                      seed=self._seed("stage2"))
-        roll = self.config.rotation_aug_rad
+                                      num_samples=size, seed=self._seed("stage2"))
 
         def stage2_step(step: int) -> dict[str, float]:
             sampler.set_epoch(step)
-            items = sampler.draw()  # (B, 4) video, s, u, True
-            rows_s = torch.tensor([row_of[(v, s)] for v, s in items[:, :2].tolist()])
-            rows_u = torch.tensor([row_of[(v, u)] for v, u in items[:, [0, 2]].tolist()])
-            rows = torch.cat([rows_s, rows_u]).to(self.device)  # (2B,) s then u
-            both = take_frames(frames, rows)
-            if roll > 0:
-                both = roll_frames(both, self._generator("stage2", step), roll)
-                pred = frozen_outputs(self.predictor, both)
-            else:
-                pred = outputs.take(rows)
-            pred_s, pred_u = pred.split(len(rows_s))
-            target = targets(both)
-            half = len(rows_s)
-            target_s, target_u = (take_targets(target, slice(0, half)),
-                                  take_targets(target, slice(half, None)))
-            return aligner_step(self.aligner, optimizer, pred_u, pred_s, target_s, target_u,
+            items = sampler.draw()  # (size, 4) video, s, u, True: the global batch
+            angles = self._angles("stage2", step, 2 * size)  # s frames first, then u frames
+            parts = []
+            for positions in groups:
+                mine = items[positions]
+                rows = torch.tensor([row_of[(v, f)] for v, f in mine[:, :2].tolist()]
+                                    + [row_of[(v, f)] for v, f in mine[:, [0, 2]].tolist()],
+                                    device=self.device)  # (2b,) s then u
+                both = take_frames(frames, rows)
+                if angles is None:
+                    pred = outputs.take(rows)
+                else:
+                    both = roll_frames(both, angles[np.concatenate([positions, positions + size])])
+                    pred = frozen_outputs(self.predictor, both)
+                pred_s, pred_u = pred.split(len(positions))
+                target = targets(both)
+                half = slice(0, len(positions)), slice(len(positions), None)
+                parts.append(LabelledPairs(pred_u=pred_u, pred_s=pred_s,
+                                           target_u=take_targets(target, half[1]),
+                                           target_s=take_targets(target, half[0])))
+            return aligner_step(self.aligner, optimizer, parts,
                                 backward_target=self.config.stage2_backward_target,
-                                loss_config=self.config.loss, step=step)
+                                loss_config=self.config.loss, ranks=self.ranks, step=step)
 
         return stage2_step
+
+
+def _group_rows(groups: list[np.ndarray], device: torch.device
+                ) -> list[tuple[torch.Tensor, np.ndarray]]:
+    """(rows of each group in this process's loaded batch, the group's global positions)."""
+    out, offset = [], 0
+    for positions in groups:
+        out.append((torch.arange(offset, offset + len(positions), device=device), positions))
+        offset += len(positions)
+    return out
 
 
 def _prepare_folder(folder: Path, config: TrainConfig, *, resume: bool, force: bool
@@ -406,10 +451,26 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, force: 
             checkpoint is kept).
     """
     folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = _prepare_folder(folder, config, resume=resume, force=force)
     run = _Run(config, folder, progress=progress, stop_after=stop_after, on_step=on_step)
-    (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    try:
+        return _train(run, folder, resume=resume, force=force)
+    finally:
+        distributed.cleanup(run.ranks)
+
+
+def _train(run: _Run, folder: Path, *, resume: bool, force: bool) -> TrainResult:
+    config = run.config
+    state, error = None, None
+    if run.ranks.main:  # rank 0 checks and prepares the folder, the others wait for it
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            state = _prepare_folder(folder, config, resume=resume, force=force)
+            (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        except Exception as failure:  # every rank must hear of it
+            error = failure
+    distributed.share_outcome(run.ranks, error)
+    if resume and not run.ranks.main:
+        state = load_checkpoint(folder / LATEST)
     current, start, optimizer_state = (None, 0, None)
     if state is not None:
         current, start, optimizer_state = run.restore(state)
@@ -428,11 +489,14 @@ def train(config: TrainConfig, out: str | Path, *, resume: bool = False, force: 
             run.control = None
     if finished:
         run.save_weights(FINAL, run.predictor, aligner=True)
+    spread = distributed.parameter_spread([run.predictor, run.aligner], run.ranks)
     summary = {"finished": finished, "stages_done": run.finished,
                "seconds_this_call": {k: round(v, 2) for k, v in run.seconds.items()},
                "threads": torch.get_num_threads(), "device": str(run.device),
+               "processes": run.ranks.world_size, "parameter_spread_across_processes": spread,
                "torch": torch.__version__}
-    (folder / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if run.ranks.main:
+        (folder / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
     return TrainResult(folder=folder, predictor=run.predictor, aligner=run.aligner,
                        seconds=run.seconds, finished=finished)
 

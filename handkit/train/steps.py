@@ -8,13 +8,17 @@
 * control: stage 1 continued on as many images per step as stage 3 sees (2 x pairs), no
   aligner (the synthetic Table I's control row).
 
-Each step returns its loss terms as floats (for curves and progress bars) and raises
+Each step takes this process's groups of the step's global batch (one group without torchrun
+or gradient accumulation; see :mod:`handkit.train.distributed`), returns its loss terms as
+floats (averaged over groups and processes, for curves and progress bars) and raises
 :class:`TrainingDiverged` before the optimiser touches the weights if a term is NaN or infinite.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Callable
 
 import torch
 
@@ -30,6 +34,13 @@ from handkit.losses import (
 )
 from handkit.models import HandOutput, HandPredictor, HandTargets, PoseAligner, forward_pair
 from handkit.models.pair import align_pair
+from handkit.train.distributed import (
+    Ranks,
+    average_buffers,
+    average_gradients,
+    mean_values,
+    running_buffers,
+)
 
 
 class TrainingDiverged(RuntimeError):
@@ -50,48 +61,80 @@ def loss_terms(loss: PredictorLoss | AlignmentLoss | TotalLoss) -> dict[str, tor
     return {f.name: getattr(loss, f.name) for f in dataclasses.fields(loss) if f.name != "config"}
 
 
-def check_finite(terms: dict[str, torch.Tensor], *, stage: str, step: int) -> dict[str, float]:
-    """The terms as floats, or :class:`TrainingDiverged` naming the first that is not finite."""
-    values = {name: float(value.detach()) for name, value in terms.items()}
+def check_finite(values: dict[str, float], *, stage: str, step: int) -> dict[str, float]:
+    """``values`` unchanged, or :class:`TrainingDiverged` naming the first term not finite."""
     for name, value in values.items():
-        if not torch.isfinite(torch.tensor(value)):
+        if not math.isfinite(value):
             raise TrainingDiverged(f"{stage}, step {step}: loss term {name!r} is {value}")
     return values
 
 
-def _update(optimizer: torch.optim.Optimizer, total: torch.Tensor) -> None:
+def accumulate_step(optimizer: torch.optim.Optimizer, modules: list[torch.nn.Module],
+                    groups: list, compute: Callable, *, ranks: Ranks, stage: str, step: int
+                    ) -> dict[str, float]:
+    """One optimiser step over this process's groups of the global batch.
+
+    Each group's loss (``compute(group)``, a loss record) is back-propagated divided by the
+    number of groups; the terms are averaged over groups and processes; if any is not finite,
+    :class:`TrainingDiverged` is raised (on every process alike) before the weights change;
+    else gradients are averaged over the processes and the optimiser steps. With several groups
+    BatchNorm's running statistics are updated by each group from the same start and averaged
+    over all groups (:mod:`handkit.train.distributed`).
+    """
     optimizer.zero_grad(set_to_none=True)
-    total.backward()
+    sums: dict[str, float] = {}
+    buffers = running_buffers(modules) if len(groups) > 1 or ranks.enabled else []
+    start = [b.clone() for b in buffers]
+    totals = [torch.zeros_like(b) for b in buffers]
+    for group in groups:
+        for buffer, value in zip(buffers, start, strict=True):
+            buffer.copy_(value)
+        loss = compute(group)
+        terms = loss_terms(loss)
+        (loss.total / len(groups)).backward()
+        for name, value in terms.items():
+            sums[name] = sums.get(name, 0.0) + float(value.detach()) / len(groups)
+        for total, buffer in zip(totals, buffers, strict=True):
+            total += buffer / len(groups)
+    for buffer, total in zip(buffers, totals, strict=True):
+        buffer.copy_(total)
+    average_buffers(buffers, ranks)
+    values = check_finite(mean_values(sums, ranks), stage=stage, step=step)
+    average_gradients([p for m in modules for p in m.parameters()], ranks)
     optimizer.step()
+    return values
 
 
-def roll_pair(batch: PairBatch, generator: torch.Generator | None, max_rad: float) -> PairBatch:
-    """Roll both frames of every pair by the same angle (one camera films a video), App. C."""
-    if max_rad <= 0 or generator is None:
+def draw_angles(generator: torch.Generator, size: int, max_rad: float) -> torch.Tensor:
+    """(size,) rolls uniform in [-max_rad, max_rad] (Appendix C), float64 on the CPU."""
+    return (torch.rand(size, generator=generator, dtype=torch.float64) * 2 - 1) * max_rad
+
+
+def roll_frames(batch: FrameBatch, angles: torch.Tensor | None) -> FrameBatch:
+    """Roll every frame by its angle (B,) radians (Appendix C); None leaves the batch."""
+    if angles is None:
         return batch
-    angles = (torch.rand(len(batch), generator=generator, dtype=torch.float64) * 2 - 1) * max_rad
-    angles = angles.to(batch.s.images.device, torch.float32)
-    return PairBatch(roll_frame_batch(batch.s, angles=angles),
-                     roll_frame_batch(batch.u, angles=angles))
-
-
-def roll_frames(batch: FrameBatch, generator: torch.Generator | None, max_rad: float
-                ) -> FrameBatch:
-    """Roll every frame by its own angle in [-max_rad, max_rad] (Appendix C)."""
-    if max_rad <= 0 or generator is None:
-        return batch
-    angles = (torch.rand(len(batch), generator=generator, dtype=torch.float64) * 2 - 1) * max_rad
     return roll_frame_batch(batch, angles=angles.to(batch.images.device, torch.float32))
 
 
-def predictor_step(predictor: HandPredictor, optimizer: torch.optim.Optimizer, batch: FrameBatch,
-                   *, loss_config: LossConfig, stage: str, step: int) -> dict[str, float]:
+def roll_pair(batch: PairBatch, angles: torch.Tensor | None) -> PairBatch:
+    """Roll both frames of every pair by the same angle (one camera films a video)."""
+    if angles is None:
+        return batch
+    return PairBatch(roll_frames(batch.s, angles), roll_frames(batch.u, angles))
+
+
+def predictor_step(predictor: HandPredictor, optimizer: torch.optim.Optimizer,
+                   groups: list[FrameBatch], *, loss_config: LossConfig, ranks: Ranks, stage: str,
+                   step: int) -> dict[str, float]:
     """Stage 1 (and the control): L_pred (Eq. 6) on labelled frames, one Adam step."""
     predictor.train()
-    loss = predictor_loss(predictor(batch.images, batch.K), targets(batch), config=loss_config)
-    values = check_finite(loss_terms(loss), stage=stage, step=step)
-    _update(optimizer, loss.total)
-    return values
+
+    def compute(batch: FrameBatch) -> PredictorLoss:
+        return predictor_loss(predictor(batch.images, batch.K), targets(batch), config=loss_config)
+
+    return accumulate_step(optimizer, [predictor], groups, compute, ranks=ranks, stage=stage,
+                           step=step)
 
 
 @torch.no_grad()
@@ -105,25 +148,36 @@ def frozen_outputs(predictor: HandPredictor, batch: FrameBatch, *, chunk: int = 
     return HandOutput(**{k: None if v[0] is None else torch.cat(v) for k, v in values.items()})
 
 
-def aligner_step(aligner: PoseAligner, optimizer: torch.optim.Optimizer, pred_u: HandOutput,
-                 pred_s: HandOutput, target_s: HandTargets, target_u: HandTargets, *,
-                 backward_target: str, loss_config: LossConfig, step: int) -> dict[str, float]:
-    """Stage 2: L_align (Eq. 8) on pairs of labelled frames, from the frozen predictor's outputs.
+@dataclasses.dataclass(frozen=True)
+class LabelledPairs:
+    """A group of stage-2 pairs: the frozen predictor's outputs and the labels of u and s."""
 
-    Args:
-        pred_u, pred_s: the frozen predictor's outputs for the B frames u and s.
-        target_s, target_u: their labels (both frames are labelled in stage 2).
-        backward_target: "prediction": Eq. 7's L_{u<-s} against J_u^reg, as written; "label":
-            against J_u*.
+    pred_u: HandOutput
+    pred_s: HandOutput
+    target_u: HandTargets
+    target_s: HandTargets
+
+
+def aligner_step(aligner: PoseAligner, optimizer: torch.optim.Optimizer,
+                 groups: list[LabelledPairs], *, backward_target: str, loss_config: LossConfig,
+                 ranks: Ranks, step: int) -> dict[str, float]:
+    """Stage 2: L_align (Eq. 8) on pairs of labelled frames, the predictor frozen.
+
+    ``backward_target``: "prediction": Eq. 7's L_{u<-s} against J_u^reg, as written; "label":
+    against J_u* (u is labelled in stage 2).
     """
     aligner.train()
-    aligned_s, aligned_u = align_pair(aligner, pred_u, pred_s, target_s.params)
-    if backward_target == "label":
-        pred_u = dataclasses.replace(pred_u, joints=target_u.joints)
-    loss = alignment_loss(aligned_s, aligned_u, pred_u, target_s, config=loss_config)
-    values = check_finite(loss_terms(loss), stage="stage2", step=step)
-    _update(optimizer, loss.total)
-    return values
+
+    def compute(pairs: LabelledPairs) -> AlignmentLoss:
+        aligned_s, aligned_u = align_pair(aligner, pairs.pred_u, pairs.pred_s,
+                                          pairs.target_s.params)
+        pred_u = pairs.pred_u
+        if backward_target == "label":
+            pred_u = dataclasses.replace(pred_u, joints=pairs.target_u.joints)
+        return alignment_loss(aligned_s, aligned_u, pred_u, pairs.target_s, config=loss_config)
+
+    return accumulate_step(optimizer, [aligner], groups, compute, ranks=ranks, stage="stage2",
+                           step=step)
 
 
 def take_targets(labels: HandTargets, rows: torch.Tensor | slice) -> HandTargets:
@@ -139,7 +193,7 @@ def take_frames(batch: FrameBatch, rows: torch.Tensor) -> FrameBatch:
 
 
 def pair_step(predictor: HandPredictor, aligner: PoseAligner, optimizer: torch.optim.Optimizer,
-              batch: PairBatch, *, loss_config: LossConfig, step: int,
+              groups: list[PairBatch], *, loss_config: LossConfig, ranks: Ranks, step: int,
               backward_detach: str = "none") -> dict[str, float]:
     """Stage 3: L_total (Eqs. 9-10) on pairs (u, s = N(u)), predictor and aligner together.
 
@@ -148,14 +202,16 @@ def pair_step(predictor: HandPredictor, aligner: PoseAligner, optimizer: torch.o
     """
     predictor.train()
     aligner.train()
-    target_s = targets(batch.s)
-    pair = forward_pair(predictor, aligner, images_u=batch.u.images, K_u=batch.u.K,
-                        images_s=batch.s.images, K_s=batch.s.K, gamma_s=target_s.params)
-    if backward_detach == "aligned":
-        pair = dataclasses.replace(pair, aligned_u=pair.aligned_u.detach())
-    elif backward_detach == "predicted":
-        pair = dataclasses.replace(pair, pred_u=pair.pred_u.detach())
-    loss = pair_objective(pair, target_s, config=loss_config)
-    values = check_finite(loss_terms(loss), stage="stage3", step=step)
-    _update(optimizer, loss.total)
-    return values
+
+    def compute(batch: PairBatch) -> TotalLoss:
+        target_s = targets(batch.s)
+        pair = forward_pair(predictor, aligner, images_u=batch.u.images, K_u=batch.u.K,
+                            images_s=batch.s.images, K_s=batch.s.K, gamma_s=target_s.params)
+        if backward_detach == "aligned":
+            pair = dataclasses.replace(pair, aligned_u=pair.aligned_u.detach())
+        elif backward_detach == "predicted":
+            pair = dataclasses.replace(pair, pred_u=pair.pred_u.detach())
+        return pair_objective(pair, target_s, config=loss_config)
+
+    return accumulate_step(optimizer, [predictor, aligner], groups, compute, ranks=ranks,
+                           stage="stage3", step=step)
