@@ -21,7 +21,7 @@ SANITIZE_CONFIG = Path(__file__).with_name("nbval_sanitize.cfg")
 
 #: Notebooks the kit must have (the README's notebook table lists them).
 EXPECTED_NOTEBOOKS = ("01_mano_basics", "02_sparse_videos", "03_hand_predictor",
-                      "04_pose_alignment", "05_losses")
+                      "04_pose_alignment", "05_losses", "06_three_stage_training")
 
 #: A non-default parameter set per notebook, run by papermill in addition to the defaults.
 #: Every notebook needs an entry; choose values that change the numbers it writes and stay cheap.
@@ -31,6 +31,8 @@ ALT_PARAMETERS = {
     "03_hand_predictor": {"seed": 1, "num_frames": 3, "fit_steps": 30, "d_off_mm": 450.0},
     "04_pose_alignment": {"seed": 1, "video": 1, "gap": 40, "fit_steps": 40},
     "05_losses": {"seed": 1, "num_pairs": 4, "head_std": 0.02, "length_unit_mm": 1.0},
+    "06_three_stage_training": {"seed": 1, "label_every": 64, "lambda_align": 0.5,
+                                "stop_after": 10},
 }
 
 #: nbval's markers for cells whose output it does not compare (comments and tags).

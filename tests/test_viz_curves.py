@@ -59,3 +59,34 @@ def test_feature_figure_one_bar_per_dimension():
     assert [a.text for a in fig.layout.annotations] == ["dz_r", "dz_theta"]
     with pytest.raises(ValueError, match="vector 'bad' must have shape"):
         curves.feature_figure({"bad": np.zeros((2, 3))})
+
+
+def test_stage_curves_one_log_panel_per_stage_in_order_and_one_colour_per_name():
+    logged = {
+        "stage1": {"step": [0, 1, 2], "lr": [1e-3] * 3, "total": [5e-3, 3e-3, 2.123456e-3],
+                   "joints": [1e-2, 6e-3, 4e-3]},
+        "stage2": {"step": [0, 1], "total": [4e-3, 3e-3], "forward": [4e-3, 3e-3]},
+        "stage3": {"step": [0, 1], "total": [2e-3, 1e-3], "pred_total": [1e-3, 9e-4]},
+    }
+    terms = {"stage1": {"total": "L_pred", "joints": "L_J"},
+             "stage2": {"total": "L_align", "forward": "L_u→s"},
+             "stage3": {"total": "L_total", "pred_total": "L_pred"}}
+    fig = curves.stage_curves_figure(logged, terms, titles={
+        "stage1": "stage 1: Hand Predictor, L_pred on labelled frames"}, title="run")
+    assert [t.name for t in fig.data] == ["L_pred", "L_J", "L_align", "L_u→s", "L_total", "L_pred"]
+    assert [t.xaxis for t in fig.data] == ["x", "x", "x2", "x2", "x3", "x3"]
+    assert all(fig.layout[f"yaxis{k}"].type == "log" for k in ("", "2", "3"))
+    assert fig.data[0].line.color == fig.data[5].line.color  # L_pred looks the same everywhere
+    assert [t.showlegend for t in fig.data].count(False) == 1  # ... and has one legend entry
+    assert fig.data[0].line.width > fig.data[1].line.width  # the objective drawn thicker
+    assert list(fig.data[0].y)[2] == 2.12e-3  # 3 significant digits
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["stage 1: Hand Predictor,<br>L_pred on labelled frames", "stage2", "stage3"]
+    everything = curves.stage_curves_figure({"stage1": logged["stage1"]})
+    assert [t.name for t in everything.data] == ["total", "joints"]  # step and lr left out
+    with pytest.raises(ValueError, match="no column 'backward'"):
+        curves.stage_curves_figure(logged, {"stage2": {"backward": "L_u←s"}})
+    with pytest.raises(ValueError, match="no 'step' column"):
+        curves.stage_curves_figure({"stage1": {"total": [1.0]}})
+    with pytest.raises(ValueError, match="at least one stage"):
+        curves.stage_curves_figure({})

@@ -4,11 +4,13 @@ a frame and its label, and feature vectors over their dimensions.
 Inputs are numpy arrays, lists or tensors; values are rounded (``decimals``, or significant
 digits for losses that span decades) so saved notebooks stay small and stable. Every builder
 returns a plain ``go.Figure``. Introduced in ``notebooks/03_hand_predictor.ipynb`` (loss
-curves) and ``notebooks/04_pose_alignment.ipynb`` (gaps, features).
+curves), ``notebooks/04_pose_alignment.ipynb`` (gaps, features) and
+``notebooks/06_three_stage_training.ipynb`` (a training run's curves, stage by stage).
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -137,4 +139,72 @@ def feature_figure(vectors: Mapping[str, object], *, title: str | None = None,
     fig.update_layout(title=title, template="plotly_white", showlegend=False, bargap=0,
                       height=200 + 190 * len(vectors), width=820,
                       margin=dict(l=60, r=20, t=80 if title else 40, b=40))
+    return fig
+
+
+def _wrap_title(text: str, width: int = 34) -> str:
+    """A panel title longer than ``width`` characters broken into lines (plotly's <br>): after
+    its first comma, then wherever a line would still be too long.
+
+    >>> _wrap_title("stage 2: Pose Aligner, L_align on labelled pairs")
+    'stage 2: Pose Aligner,<br>L_align on labelled pairs'
+    """
+    if len(text) <= width:
+        return text
+    head, comma, rest = text.partition(", ")
+    parts = [head + comma.rstrip(), rest] if comma else [text]
+    return "<br>".join(line for part in parts for line in textwrap.wrap(part, width))
+
+
+def stage_curves_figure(curves: Mapping[str, Mapping[str, object]],
+                        terms: Mapping[str, Mapping[str, str]] | None = None, *,
+                        titles: Mapping[str, str] | None = None, title: str | None = None,
+                        digits: int = 3) -> go.Figure:
+    """A training run's loss curves, one panel per stage in the order given (log scale).
+
+    Args:
+        curves: stage -> {column: (N,) values}, with a ``step`` column (what
+            :func:`handkit.train.read_curves` returns).
+        terms: stage -> {column: display name} of the columns to draw, the stage's objective
+            first (drawn thicker); None draws every column but ``step`` and ``lr``.
+        titles: stage -> panel title (default: the stage's name); long titles are wrapped.
+        title: the figure's title.
+        digits: values are rounded to this many significant digits.
+
+    A name (e.g. "L_pred") has one colour in every panel, and one legend entry.
+
+    Example:
+        >>> fig = stage_curves_figure({"stage1": {"step": [0, 1], "total": [2e-3, 1e-3]}})
+        >>> [t.name for t in fig.data], fig.layout.yaxis.type
+        (['total'], 'log')
+    """
+    if not curves:
+        raise ValueError("give the curves of at least one stage")
+    stages = list(curves)
+    fig = make_subplots(rows=1, cols=len(stages), horizontal_spacing=0.07,
+                        subplot_titles=[_wrap_title((titles or {}).get(s, s)) for s in stages])
+    colours: dict[str, str] = {}
+    for k, stage in enumerate(stages):
+        columns = curves[stage]
+        if "step" not in columns:
+            raise ValueError(f"the curves of {stage!r} have no 'step' column: {list(columns)}")
+        x = _vector(columns["step"], f"{stage} steps")
+        chosen = (terms or {}).get(stage) or {c: c for c in columns if c not in ("step", "lr")}
+        for position, (column, name) in enumerate(chosen.items()):
+            if column not in columns:
+                raise ValueError(f"the curves of {stage!r} have no column {column!r}; they "
+                                 f"have {list(columns)}")
+            y = _vector(columns[column], f"{stage} {column}", len(x))
+            colour = colours.setdefault(name, COLOURS[len(colours) % len(COLOURS)])
+            fig.add_trace(go.Scatter(x=x, y=significant(y, digits), mode="lines", name=name,
+                                     legendgroup=name,
+                                     showlegend=sum(t.name == name for t in fig.data) == 0,
+                                     line=dict(color=colour, width=3 if position == 0 else 1.5)),
+                          row=1, col=k + 1)
+        fig.update_yaxes(type="log", exponentformat="power", row=1, col=k + 1)
+        fig.update_xaxes(title_text="step", row=1, col=k + 1)
+    fig.update_layout(title=title, template="plotly_white", height=380,
+                      width=min(940, 290 * len(stages) + 80),
+                      legend=dict(orientation="h", x=0.0, y=-0.2, yanchor="top"),
+                      margin=dict(l=60, r=20, t=110 if title else 80, b=80))
     return fig

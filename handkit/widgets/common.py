@@ -114,6 +114,7 @@ class Explorer(widgets.VBox):
             recomputes, moving a control only changes the value; None recomputes on every
             change.
         initial: the first result, if the caller already has it (else ``compute`` runs once).
+        status: a widget shown beside the run button (e.g. a progress bar), if there is one.
 
     Attributes:
         result: what ``compute`` returned last.
@@ -125,7 +126,8 @@ class Explorer(widgets.VBox):
     def __init__(self, *, controls: Mapping[str, widgets.ValueWidget], rows: Sequence[Any],
                  compute: Callable[..., Any], figures_of: Callable[[Any], Sequence[go.Figure]],
                  summary_of: Callable[[Any], str] | None = None, note: str, show: bool = True,
-                 run_label: str | None = None, initial: Any = None):
+                 run_label: str | None = None, initial: Any = None,
+                 status: widgets.Widget | None = None):
         self.controls = dict(controls)
         self.note = note
         self._compute, self._figures_of, self._summary_of = compute, figures_of, summary_of
@@ -140,8 +142,10 @@ class Explorer(widgets.VBox):
                                          layout=widgets.Layout(width="auto"))
             self.button.add_class(RUN_BUTTON_CLASS)
             self.button.on_click(self._redraw)
-        super().__init__([*rows, *([self.button] if self.button else []), self.summary,
-                          *self.figures])
+        action = []
+        if self.button is not None:
+            action = [widgets.HBox([self.button, status]) if status is not None else self.button]
+        super().__init__([*rows, *action, self.summary, *self.figures])
         self.add_class(EXPLORER_CLASS)
         if self.button is None:
             for control in self.controls.values():
@@ -152,7 +156,13 @@ class Explorer(widgets.VBox):
         return {name: control.value for name, control in self.controls.items()}
 
     def _redraw(self, _change=None) -> None:
-        self.result = self._compute(**self.values())
+        if self.button is not None:  # a slow computation: no second click while it runs
+            self.button.disabled = True
+        try:
+            self.result = self._compute(**self.values())
+        finally:
+            if self.button is not None:
+                self.button.disabled = False
         if self._summary_of:
             self.summary.value = self._summary_of(self.result)
         if self.figures:
