@@ -12,6 +12,9 @@ import roma
 import torch
 from PIL import Image
 
+from handkit.benchmarks import data as bench_data
+from handkit.benchmarks.data import write_ho3d_like_tree
+from handkit.data import ho3d
 from handkit.data.crop import project
 from handkit.data.ho3d import (
     ALL_NONE,
@@ -22,6 +25,7 @@ from handkit.data.ho3d import (
     load_meta,
     mini_ho3d,
 )
+from handkit.data.pairs import labelled_mask
 from handkit.data.splits import MINI_HO3D_TEST, MINI_HO3D_VAL, mini_ho3d_sequences
 from handkit.mano.safe_pickle import UnsafePickleError
 
@@ -255,12 +259,18 @@ def test_broken_files_are_named(tmp_path):
     good = meta_path.read_bytes()
     meta_path.write_bytes(good[: len(good) // 2])  # truncated download
     with pytest.raises(pickle.UnpicklingError, match="MC2/meta/0002.pkl"):
-        HO3DReader(root)
+        HO3DReader(root, label_every=2)  # frame 2 is on the grid: read by the build
+    lazy = HO3DReader(root)  # K = 128: frame 2 is off the grid, read when first needed
+    for read in (lambda: lazy[2], lambda: lazy.annotated_mask, lazy.summary, lazy.split_arrays):
+        with pytest.raises(pickle.UnpicklingError, match="MC2/meta/0002.pkl"):
+            read()
     meta = load_meta(FIXTURE / "train" / "MC2" / "meta" / "0002.pkl")
     for key, value in (("handJoints3D", np.zeros((16, 3))), ("camMat", np.eye(4))):
         meta_path.write_bytes(pickle.dumps({**meta, key: value}, protocol=2))
         with pytest.raises(ValueError, match=rf"MC2/meta/0002.pkl: '{key}' must have shape"):
-            HO3DReader(root)
+            HO3DReader(root, label_every=2)
+        with pytest.raises(ValueError, match=rf"MC2/meta/0002.pkl: '{key}' must have shape"):
+            HO3DReader(root)[2]
     meta_path.write_bytes(good)
     image_path = root / "train" / "MC2" / "rgb" / "0001.jpg"
     image_path.write_bytes(image_path.read_bytes()[:100])
@@ -270,3 +280,75 @@ def test_broken_files_are_named(tmp_path):
     image_path.unlink()
     with pytest.raises(FileNotFoundError, match="MC2/rgb/0001.jpg"):
         reader[1]
+
+
+# ----------------------------------------------------------------------------- lazy index
+def count_meta_reads(monkeypatch) -> list[Path]:
+    """Record every meta file the HO-3D reader loads (in order)."""
+    reads: list[Path] = []
+
+    def recording(path):
+        reads.append(Path(path))
+        return load_meta(path)
+
+    monkeypatch.setattr(ho3d, "load_meta", recording)
+    return reads
+
+
+def test_build_reads_only_the_grid_frames_metas(tmp_path, monkeypatch):
+    write_ho3d_like_tree(tmp_path, sequences=3, frames=300)  # frames 96, 193, 290: all None
+    reads = count_meta_reads(monkeypatch)
+    reader = HO3DReader(tmp_path, label_every=32)
+    grid = np.flatnonzero(labelled_mask(300, 32))  # 0, 32, ..., 288, 299
+    assert sorted((p.parent.parent.name, int(p.stem)) for p in reads) == sorted(
+        (seq, int(k)) for seq in reader.video_ids for k in grid
+    )
+    labelled = reader.labelled_masks()
+    assert [np.flatnonzero(m).tolist() for m in labelled] == [
+        [int(k) for k in grid if k != 96]] * 3  # frame 96 has an all-None meta
+    mask = reader.annotated_mask  # now every meta file: each read exactly once
+    assert len(reads) == len(set(reads)) == 900
+    assert np.flatnonzero(~mask).tolist() == [k + 300 * s for s in range(3) for k in (96, 193, 290)]
+    np.testing.assert_array_equal(reader.labelled_mask, mask & np.tile(labelled_mask(300, 32), 3))
+    record = reader[reader.video_indices("BB10")[193]]  # borrows its neighbour's camMat
+    assert not record.joint_valid.any() and record.K[0, 0] > 600
+    assert len(reads) == 901  # the frame's own meta again; its neighbours' are remembered
+    assert reader.summary().unannotated == {
+        ALL_NONE: tuple(f"{seq}/{k:04d}" for seq in reader.video_ids for k in (96, 193, 290))
+    }
+
+
+def test_lazy_reads_agree_with_a_fully_read_reader():
+    lazy, full = HO3DReader(FIXTURE), HO3DReader(FIXTURE)
+    _ = full.annotated_mask  # every meta read before any record
+    for index in reversed(range(len(lazy))):  # cameras borrowed from frames not read yet
+        a, b = lazy[index], full[index]
+        for name in ("K", "root", "theta", "beta", "joints", "joint_valid"):
+            np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        assert a.labelled == b.labelled
+    assert lazy.summary() == full.summary()
+
+
+def test_first_camera_is_looked_for_off_the_grid(tmp_path, monkeypatch):
+    root = tmp_path / "ho3d"
+    shutil.copytree(FIXTURE / "train" / QUIRKS, root / "train" / QUIRKS)
+    path = root / "train" / QUIRKS / "meta" / "0007.pkl"  # grid frames 0 (all None) and 7
+    path.write_bytes(pickle.dumps({**load_meta(path), "camMat": None}, protocol=2))
+    reads = count_meta_reads(monkeypatch)
+    reader = HO3DReader(root)
+    assert [p.stem for p in reads] == ["0000", "0007", "0001"]  # 1 is the first with a camera
+    np.testing.assert_allclose(reader[7].K, QUIRKS_K, rtol=1e-6)  # 7's nearest: 6 (own camMat)
+    assert reader.labelled_mask.tolist() == [False] * 7 + [True]
+
+
+def test_reader_pickles_small_after_a_full_read():
+    reader = HO3DReader(FIXTURE)
+    _ = reader.annotated_mask
+    assert len(pickle.dumps(reader)) < 20_000
+
+
+def test_bench_data_command_runs(tmp_path, capsys):
+    assert bench_data.main(["--sequences", "2", "--frames", "40", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "2 sequences, 80 frames, 4 labelled at K = 128" in out
+    assert "build HO3DReader" in out and "open_dataset('ho3d', 'train')" in out

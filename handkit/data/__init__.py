@@ -15,6 +15,18 @@ from handkit.data.batch import (
 )
 from handkit.data.crop import CropTransform, crop_record, random_roll_crop
 from handkit.data.crop_torch import RolledCrops, roll_crop_batch
+from handkit.data.datasets import (
+    DATASET_DEFAULTS,
+    DatasetDefaults,
+    FullImageBox,
+    GroundTruthBox,
+    HandCrop,
+    LabelBox,
+    labelled_root_depths_mm,
+    network_input,
+    open_dataset,
+    paper_table1,
+)
 from handkit.data.frames import ReaderSummary, SplitArrays, VideoFrames
 from handkit.data.ho3d import HO3DReader, mini_ho3d
 from handkit.data.interhand import InterHandReader, mini_interhand
@@ -31,12 +43,18 @@ from handkit.data.record import FrameRecord, without_ground_truth
 from handkit.data.video_format import VideoDataset
 
 __all__ = [
+    "DATASET_DEFAULTS",
     "CropTransform",
+    "DatasetDefaults",
     "FrameBatch",
     "FrameDataset",
     "FrameRecord",
+    "FullImageBox",
+    "GroundTruthBox",
+    "HandCrop",
     "HO3DReader",
     "InterHandReader",
+    "LabelBox",
     "LabelledFrameSampler",
     "LabelledPairSampler",
     "PairBatch",
@@ -51,8 +69,12 @@ __all__ = [
     "data_loader",
     "labelled_mask",
     "labelled_masks",
+    "labelled_root_depths_mm",
     "mini_ho3d",
     "mini_interhand",
+    "network_input",
+    "open_dataset",
+    "paper_table1",
     "nearest_labelled",
     "previous_next_labelled",
     "random_roll_crop",
