@@ -1,13 +1,14 @@
 """Command line: ``python -m handkit <command> ...``.
 
 Commands:
-  bench <name>   print benchmark figures (names: mano, render, model)
+  bench <name>   print benchmark figures (names: mano, render, model, data)
   data synth     generate a synthetic sparsely-labelled video set
   evaluate       Table I rows of a trained run folder (python -m handkit evaluate -h)
   experiment table1   the synthetic Table I (train, evaluate, report)
   experiment sample-checkpoint   the trained weights shipped in data_samples/checkpoint/
   lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
+  sweep          run one notebook over a parameter grid (python -m handkit sweep -h)
   train          the three training stages into a run folder (python -m handkit train -h)
 """
 
@@ -19,6 +20,7 @@ import sys
 #: command words -> module (or "module:function"; default function ``main(argv)``) that
 #: handles the rest of the arguments.
 COMMANDS = {
+    ("bench", "data"): "handkit.benchmarks.data",
     ("bench", "mano"): "handkit.benchmarks.mano",
     ("bench", "model"): "handkit.benchmarks.model",
     ("bench", "render"): "handkit.benchmarks.render",
@@ -28,6 +30,7 @@ COMMANDS = {
     ("experiment", "sample-checkpoint"): "handkit.table1:sample_checkpoint_main",
     ("lab",): "handkit.lab",
     ("run",): "handkit.experiments",
+    ("sweep",): "handkit.sweep",
     ("train",): "handkit.train.cli",
 }
 

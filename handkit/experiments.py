@@ -4,6 +4,10 @@ Every notebook has one cell tagged ``parameters``; one of its parameters, ``out_
 JSON file where the notebook writes its key numbers. :func:`run_notebooks` executes notebooks
 with chosen parameters into a folder, pointing each ``out_json`` into that folder, and returns
 what they wrote; :func:`format_results_table` lays the numbers out as plain text.
+:func:`check_parameters` refuses, before anything runs, a parameter the notebook does not
+define or a value of another type than its default's (``0.5`` where ``seed = 0`` is declared);
+an int is accepted, as a float, where the default is a float. :mod:`handkit.sweep` runs one
+notebook over a grid of parameters with the same pieces.
 
 ``python -m handkit run`` (what ``make run`` calls) does this for every notebook in
 ``notebooks/`` at its default parameters, into ``runs/<timestamp>/``::
@@ -28,6 +32,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -55,7 +60,17 @@ _CURRENT_ENV_KERNEL = "handkit-current-env"
 
 
 class NotebookRunError(RuntimeError):
-    """A notebook failed or did not write its JSON; the message names notebook and cell."""
+    """A notebook failed or did not write its JSON; the message names notebook and cell.
+
+    Attributes:
+        cell: ``"In [5], the cell starting 'x = f()'"`` when a cell raised, else ``None``.
+        error: the notebook's error, ``"ValueError: boom"``, when a cell raised, else ``None``.
+    """
+
+    def __init__(self, message: str, *, cell: str | None = None, error: str | None = None):
+        super().__init__(message)
+        self.cell = cell
+        self.error = error
 
 
 class _CurrentEnvKernelSpecManager(KernelSpecManager):
@@ -81,21 +96,181 @@ def notebook_parameters(notebook: str | Path) -> dict[str, Any]:
     return papermill.inspect_notebook(str(notebook))
 
 
-def _check_parameters(notebook: Path, parameters: Mapping[str, Any]) -> None:
-    known = notebook_parameters(notebook)
-    if OUT_JSON not in known:
+#: Type names a parameters cell may use in an annotation (``seed: int = 0``) -> the type.
+_ANNOTATION_TYPES = {
+    "int": int, "float": float, "str": str, "bool": bool, "list": list, "tuple": tuple,
+    "dict": dict,
+}
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    """One line of a notebook's ``parameters`` cell: ``name = default  # help``.
+
+    Attributes:
+        name: the variable name.
+        default: the default as written in the cell (source text, e.g. ``'"train"'``).
+        types: the accepted types, from an annotation (``x: int = 3``, ``Optional[float]``) or
+            else the type of the default; ``None`` when unknown (a ``None`` default or an
+            expression such as ``Path("x")``): then any value is accepted.
+        nullable: ``None`` is accepted too (a ``None`` default or an ``Optional`` annotation).
+        help: the cell's comment on that line.
+    """
+
+    name: str
+    default: str
+    types: tuple[type, ...] | None
+    nullable: bool
+    help: str = ""
+
+    @property
+    def type_name(self) -> str:
+        """``"int"``, ``"float | None"``, ``"any"``."""
+        if self.types is None:
+            return "any"
+        names = [t.__name__ for t in self.types] + (["None"] if self.nullable else [])
+        return " | ".join(names)
+
+    def coerce(self, value: Any) -> Any:
+        """``value`` if the cell accepts it (an int becomes a float where a float is declared).
+
+        Raises:
+            TypeError: a value of another type, e.g. ``0.5`` where an ``int`` is declared.
+
+        >>> ParameterSpec("lambda_align", "0.1", (float,), False).coerce(1)
+        1.0
+        >>> ParameterSpec("label_every", "128", (int,), False).coerce(0.5)
+        Traceback (most recent call last):
+        ...
+        TypeError: label_every=0.5 is float, but the notebook declares int (label_every = 128)
+        """
+        if self.types is None or (value is None and self.nullable):
+            return value
+        if isinstance(value, bool):  # bool is an int subclass: only a declared bool takes it
+            accepted = bool in self.types
+        elif isinstance(value, int) and float in self.types and int not in self.types:
+            return float(value)
+        elif isinstance(value, (list, tuple)):
+            accepted = list in self.types or tuple in self.types
+        else:
+            accepted = type(value) in self.types
+        if not accepted:
+            hint = ""
+            if isinstance(value, str) and (int in self.types or float in self.types):
+                try:
+                    float(value)
+                    hint = " (a number read as text: YAML reads 1e-3 as text; write 0.001)"
+                except ValueError:
+                    pass
+            raise TypeError(
+                f"{self.name}={value!r} is {type(value).__name__}, but the notebook declares "
+                f"{self.type_name} ({self.name} = {self.default}){hint}"
+            )
+        return value
+
+
+def _annotation_types(annotation: str) -> tuple[tuple[type, ...], bool] | None:
+    """(types, nullable) from ``int``, ``Optional[float]``, ``str | None``; None if unknown."""
+    text = annotation.replace(" ", "")
+    nullable = False
+    if text.startswith("Optional[") and text.endswith("]"):
+        text, nullable = text[len("Optional["):-1], True
+    types = []
+    for part in text.split("|"):
+        if part in ("None", "NoneType"):
+            nullable = True
+        elif part.split("[")[0] in _ANNOTATION_TYPES:
+            types.append(_ANNOTATION_TYPES[part.split("[")[0]])
+        else:
+            return None
+    return (tuple(types), nullable) if types else None
+
+
+def parameter_specs(notebook: str | Path) -> dict[str, ParameterSpec]:
+    """What a notebook's ``parameters`` cell declares, with the type each parameter accepts.
+
+    Papermill reports an annotation's type (``seed: int = 0``); without one (the handkit
+    notebooks write ``seed = 0  # help``) the type of the default's literal is used.
+
+    Returns:
+        name -> :class:`ParameterSpec`, in the cell's order.
+    """
+    specs = {}
+    for name, info in notebook_parameters(notebook).items():
+        declared = _annotation_types(info.get("inferred_type_name") or "None")
+        if declared is None:
+            try:
+                default = ast.literal_eval(info["default"])
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                declared = (None, True)  # an expression: its type is not known before it runs
+            else:
+                declared = (None, True) if default is None else ((type(default),), False)
+        specs[name] = ParameterSpec(name, info["default"], declared[0], declared[1],
+                                    info.get("help") or "")
+    return specs
+
+
+def describe_parameters(specs: Mapping[str, ParameterSpec]) -> str:
+    """One line per settable parameter: ``name = default  (type)  help`` (``out_json`` left out)."""
+    shown = [spec for spec in specs.values() if spec.name != OUT_JSON]
+    if not shown:
+        return "  (none besides out_json)"
+    width = max(len(f"{spec.name} = {spec.default}") for spec in shown)
+    type_width = max(len(spec.type_name) for spec in shown) + 2
+    return "\n".join(
+        f"  {f'{spec.name} = {spec.default}':<{width}}  {f'({spec.type_name})':<{type_width}}"
+        f"  {spec.help}".rstrip()
+        for spec in shown
+    )
+
+
+def check_parameter_values(
+    notebook: str | Path, values: Iterable[tuple[str, Any]]
+) -> list[tuple[str, Any]]:
+    """Check (name, value) pairs against a notebook's parameters cell; return them coerced.
+
+    Several values of one name may be checked at once (a sweep's grid). Every problem is
+    collected into one error that lists the notebook's parameters with defaults and types.
+
+    Returns:
+        the pairs in order, ints turned into floats where a float is declared.
+
+    Raises:
+        ValueError: the notebook declares no ``out_json``, ``out_json`` is among the names (it
+            is chosen by the caller), a name is unknown, or a value has the wrong type.
+    """
+    notebook = Path(notebook)
+    specs = parameter_specs(notebook)
+    if OUT_JSON not in specs:
         raise ValueError(
             f"{notebook.name}: its parameters cell does not define {OUT_JSON!r}; every notebook "
-            f"needs one cell tagged 'parameters' that sets {OUT_JSON} (found: {sorted(known)})"
+            f"needs one cell tagged 'parameters' that sets {OUT_JSON} (found: {sorted(specs)})"
         )
-    if OUT_JSON in parameters:
-        raise ValueError(f"{OUT_JSON!r} is chosen by run_notebooks (out_dir/<notebook>.json)")
-    unknown = sorted(set(parameters) - set(known))
-    if unknown:
+    values = list(values)
+    if any(name == OUT_JSON for name, _ in values):
         raise ValueError(
-            f"{notebook.name}: unknown parameter(s) {unknown}; its parameters cell defines "
-            f"{sorted(known)}"
+            f"{OUT_JSON!r} is chosen by run_notebooks and the sweep (out_dir/<notebook>.json)"
         )
+    unknown = sorted({name for name, _ in values if name not in specs})
+    problems = [f"{notebook.name}: unknown parameter(s) {unknown}"] if unknown else []
+    checked = []
+    for name, value in values:
+        if name in specs:
+            try:
+                checked.append((name, specs[name].coerce(value)))
+            except TypeError as error:
+                problems.append(f"{notebook.name}: wrong type: {error}")
+    if problems:
+        raise ValueError(
+            "\n".join(problems) + f"\nThe parameters cell of {notebook.name} defines "
+            f"(name = default  (type)  help):\n{describe_parameters(specs)}"
+        )
+    return checked
+
+
+def check_parameters(notebook: str | Path, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`check_parameter_values` for one set of parameters: names and types, coerced."""
+    return dict(check_parameter_values(notebook, parameters.items()))
 
 
 def _installed_kernel_spec(kernel: str):
@@ -110,7 +285,7 @@ def _installed_kernel_spec(kernel: str):
         ) from None
 
 
-def _kernel_options(kernel: str | None) -> dict[str, Any]:
+def kernel_options(kernel: str | None) -> dict[str, Any]:
     """papermill keyword arguments that select the kernel, after checking it exists."""
     if kernel is None:
         return {
@@ -137,6 +312,69 @@ def read_results(json_path: str | Path, *, notebook_name: str) -> dict[str, Any]
     return results
 
 
+def run_notebook(
+    notebook: str | Path,
+    out_dir: str | Path,
+    parameters: Mapping[str, Any],
+    kernel: str | None = DEFAULT_KERNEL,
+    *,
+    progress_bar: bool = False,
+) -> dict[str, Any]:
+    """Execute one notebook with papermill and return the JSON it writes.
+
+    The notebook runs with its own folder as working directory (so its relative paths work);
+    the executed copy goes to ``out_dir/<name>.ipynb`` and its ``out_json`` parameter is set to
+    ``out_dir/<name>.json`` (a file left there by an earlier run is deleted first).
+
+    Args:
+        notebook: path of an ``.ipynb`` file.
+        out_dir: folder for the executed notebook and the JSON file (created if missing).
+        parameters: values for the ``parameters`` cell, already checked with
+            :func:`check_parameters`.
+        kernel: name of an installed Jupyter kernel, or ``None`` for the Python running this
+            function.
+        progress_bar: papermill's per-cell progress bar.
+
+    Returns:
+        the dict the notebook's JSON file holds.
+
+    Raises:
+        NotebookRunError: the kernel is missing, a cell raised (``.cell`` and ``.error`` say
+            which and what) or ran longer than ``CELL_TIMEOUT_S``, or no JSON object was written.
+    """
+    notebook = Path(notebook)
+    options = kernel_options(kernel)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executed = out_dir / notebook.name
+    json_path = out_dir / f"{notebook.stem}.json"
+    json_path.unlink(missing_ok=True)  # a file from an earlier run must not pass for this one
+    try:
+        papermill.execute_notebook(
+            str(notebook),
+            str(executed),
+            parameters={**parameters, OUT_JSON: str(json_path)},
+            cwd=str(notebook.resolve().parent),
+            progress_bar=progress_bar,
+            execution_timeout=CELL_TIMEOUT_S,
+            **options,
+        )
+    except papermill.PapermillExecutionError as error:
+        first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
+        cell = f"In [{error.exec_count}], the cell starting {first_line!r}"
+        raise NotebookRunError(
+            f"{notebook.name} failed at {cell}: {error.ename}: {error.evalue}\n"
+            f"The executed notebook, with the traceback, is at {executed}",
+            cell=cell,
+            error=f"{error.ename}: {error.evalue}",
+        ) from error
+    except CellTimeoutError as error:
+        raise NotebookRunError(
+            f"{notebook.name}: a cell ran longer than {CELL_TIMEOUT_S} s ({error})"
+        ) from error
+    return read_results(json_path, notebook_name=notebook.name)
+
+
 def run_notebooks(
     notebooks: Iterable[str | Path],
     out_dir: str | Path,
@@ -148,15 +386,15 @@ def run_notebooks(
 ) -> dict[str, dict[str, Any]]:
     """Execute notebooks one after the other and collect the JSON each writes.
 
-    Each notebook runs with its own folder as working directory (so its relative paths work);
-    the executed copy goes to ``out_dir/<name>.ipynb`` and its ``out_json`` parameter is set to
-    ``out_dir/<name>.json``. The first failure stops the run.
+    Each notebook runs as :func:`run_notebook` describes, into ``out_dir``. The first failure
+    stops the run.
 
     Args:
         notebooks: paths of ``.ipynb`` files.
         out_dir: folder for executed notebooks and JSON files (created if missing).
         parameters: values for the ``parameters`` cell, applied to every notebook; each name
-            must be defined there (a typo raises ``ValueError`` before anything runs).
+            must be defined there and each value must have the declared type (checked with
+            :func:`check_parameters` before anything runs).
         kernel: name of an installed Jupyter kernel, or ``None`` for the Python running this
             function.
         progress_bar: papermill's per-cell progress bar.
@@ -167,50 +405,26 @@ def run_notebooks(
 
     Raises:
         FileNotFoundError: a notebook does not exist.
-        ValueError: a notebook lacks ``out_json`` or a parameter is unknown to it.
+        ValueError: a notebook lacks ``out_json``, or a parameter is unknown to it or has the
+            wrong type.
         NotebookRunError: a kernel is missing, a cell raised, or a notebook wrote no JSON.
     """
     notebooks = [Path(nb) for nb in notebooks]
-    parameters = dict(parameters or {})
     for notebook in notebooks:
         if not notebook.is_file():
             raise FileNotFoundError(f"no notebook at {notebook}")
-        _check_parameters(notebook, parameters)
-    kernel_options = _kernel_options(kernel)
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    checked = {notebook: check_parameters(notebook, parameters or {}) for notebook in notebooks}
+    kernel_options(kernel)  # a missing kernel is reported before anything runs
 
     results = {}
     for index, notebook in enumerate(notebooks, start=1):
-        executed = out_dir / notebook.name
-        json_path = out_dir / f"{notebook.stem}.json"
-        json_path.unlink(missing_ok=True)  # a file from an earlier run must not pass for this one
         prefix = f"[{index}/{len(notebooks)}] {notebook.name}"
         if log:
             log(f"{prefix} ...")
         start = time.perf_counter()
-        try:
-            papermill.execute_notebook(
-                str(notebook),
-                str(executed),
-                parameters={**parameters, OUT_JSON: str(json_path)},
-                cwd=str(notebook.resolve().parent),
-                progress_bar=progress_bar,
-                execution_timeout=CELL_TIMEOUT_S,
-                **kernel_options,
-            )
-        except papermill.PapermillExecutionError as error:
-            first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
-            raise NotebookRunError(
-                f"{notebook.name} failed at In [{error.exec_count}], the cell starting "
-                f"{first_line!r}: {error.ename}: {error.evalue}\n"
-                f"The executed notebook, with the traceback, is at {executed}"
-            ) from error
-        except CellTimeoutError as error:
-            raise NotebookRunError(
-                f"{notebook.name}: a cell ran longer than {CELL_TIMEOUT_S} s ({error})"
-            ) from error
-        results[notebook.stem] = read_results(json_path, notebook_name=notebook.name)
+        results[notebook.stem] = run_notebook(
+            notebook, out_dir, checked[notebook], kernel, progress_bar=progress_bar
+        )
         if log:
             log(f"{prefix} done in {time.perf_counter() - start:.1f} s")
     return results
@@ -305,13 +519,13 @@ def execute_in_place(
             log(f"{prefix} saved in {time.perf_counter() - start:.1f} s")
 
 
-def _scalar_numbers(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, int | float]]:
+def scalar_numbers(values: Mapping[str, Any], prefix: str = "") -> list[tuple[str, int | float]]:
     """(dotted key, number) for every int or float, nested dicts included; bools are skipped."""
     rows = []
     for key, value in values.items():
         name = f"{prefix}{key}"
         if isinstance(value, Mapping):
-            rows.extend(_scalar_numbers(value, prefix=f"{name}."))
+            rows.extend(scalar_numbers(value, prefix=f"{name}."))
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             rows.append((name, value))
     return rows
@@ -337,7 +551,7 @@ def format_results_table(results: Mapping[str, Mapping[str, Any]]) -> str:
     """
     rows = []
     for notebook, values in results.items():
-        numbers = _scalar_numbers(values)
+        numbers = scalar_numbers(values)
         if not numbers:
             rows.append((notebook, "(no numbers)", ""))
         rows.extend((notebook, key, _format_number(value)) for key, value in numbers)
@@ -355,8 +569,12 @@ def format_results_table(results: Mapping[str, Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _parse_value(text: str) -> Any:
-    """A Python literal (``3``, ``0.5``, ``True``, ``[1, 2]``), else the text itself."""
+def parse_value(text: str) -> Any:
+    """A Python literal (``3``, ``0.5``, ``True``, ``None``, ``'a b'``), else the text itself.
+
+    >>> [parse_value(text) for text in ("3", "0.01", "True", "None", "'a b'", "train")]
+    [3, 0.01, True, None, 'a b', 'train']
+    """
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -427,7 +645,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results = run_notebooks(
             notebooks,
             out_dir,
-            parameters={name: _parse_value(value) for name, value in args.parameter},
+            parameters={name: parse_value(value) for name, value in args.parameter},
             kernel=None if args.current_env else args.kernel,
             progress_bar=sys.stderr.isatty() and not os.environ.get("CI"),
             log=log,
