@@ -152,13 +152,21 @@ class EvaluationResult:
 
 
 @dataclass(frozen=True)
-class _Video:
-    """One video as inference sees it (images, K, labels) and its ground truth, kept apart."""
+class VideoInputs:
+    """One video as inference sees it (images, K, labels) and its ground truth, kept apart
+    (:func:`read_video`).
 
-    images: torch.Tensor  # (T, 3, S, S) float in [0, 1]
-    K: torch.Tensor  # (T, 3, 3)
-    labels: VideoLabels | None  # None: no labelled frame
-    truth: dict[str, np.ndarray]  # root, theta, beta, joints, joint_valid, annotated (T, ...)
+    Attributes:
+        images: (T, 3, S, S) float RGB in [0, 1].
+        K: (T, 3, 3) intrinsics.
+        labels: the labelled frames and their labels, or None when the video has none.
+        truth: root, theta, beta, joints, joint_valid, annotated (T, ...) for evaluation only.
+    """
+
+    images: torch.Tensor
+    K: torch.Tensor
+    labels: VideoLabels | None
+    truth: dict[str, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -210,7 +218,7 @@ def _params(records: Sequence[FrameRecord]) -> HandParams:
 
 def _read_video(reader: VideoFrames, position: int, labelled: np.ndarray, *,
                 transform: Transform | None, image_size: int | None,
-                only_labelled: bool = False) -> _Video:
+                only_labelled: bool = False) -> VideoInputs:
     """Read one video's frames (or only its labelled ones), hiding unlabelled ground truth."""
     video_id = reader.video_ids[position]
     frames = np.flatnonzero(labelled) if only_labelled else np.arange(len(labelled))
@@ -234,9 +242,21 @@ def _read_video(reader: VideoFrames, position: int, labelled: np.ndarray, *,
     truth = {name: np.stack([getattr(r, name) for r in raw])
              for name in ("root", "theta", "beta", "joints", "joint_valid")}
     truth["annotated"] = reader.annotated_mask[indices]
-    return _Video(images=_pixels(seen, image_size),
+    return VideoInputs(images=_pixels(seen, image_size),
                   K=torch.as_tensor(np.stack([r.K for r in seen]), dtype=torch.float32),
                   labels=labels, truth=truth)
+
+
+def read_video(reader: VideoFrames, video_id: str, *, label_every: int | None = None,
+               transform: Transform | None = None, image_size: int | None = None
+               ) -> VideoInputs:
+    """One video of a reader ready for :mod:`handkit.inference`: its images and K, its labels
+    (labelled frames only; unlabelled ground truth is hidden before ``transform``) and, apart,
+    its ground truth for measuring."""
+    _check_reader(reader, transform)
+    position = reader.video_ids.index(video_id)
+    mask = labelled_frames(reader, label_every=label_every)[position]
+    return _read_video(reader, position, mask, transform=transform, image_size=image_size)
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -325,17 +345,22 @@ def evaluate_split(
     return _result(reader, modes, parts, videos, skipped, gate, calibration)
 
 
+def true_vertices(truth: dict[str, np.ndarray], rows: np.ndarray, mano, *,
+                  batch_size: int = 256) -> torch.Tensor:
+    """(R, 778, 3) ground-truth vertices of frames ``rows``: MANO of the true (r, theta, beta),
+    decoded as the predictions are; ``truth`` is :attr:`VideoInputs.truth`."""
+    gt = HandParams(*(torch.as_tensor(truth[k][rows], dtype=torch.float32)
+                      for k in ("root", "theta", "beta")))
+    with evaluating(mano):
+        return decode(mano, gt, batch_size=batch_size)[0].cpu()
+
+
 def _score_video(position: int, video: _Encoded, predictions: dict, mano, *, vertices: bool,
                  batch_size: int) -> dict:
     """Per-frame metrics of every mode on the video's unlabelled annotated frames."""
     truth, labels = video.truth, video.labels
     rows = np.flatnonzero(truth["annotated"] & ~labels.mask & truth["joint_valid"].any(axis=1))
-    gt_verts = None
-    if vertices:
-        gt = HandParams(*(torch.as_tensor(truth[k][rows], dtype=torch.float32)
-                          for k in ("root", "theta", "beta")))
-        with evaluating(mano):
-            gt_verts = decode(mano, gt, batch_size=batch_size)[0].cpu()
+    gt_verts = true_vertices(truth, rows, mano, batch_size=batch_size) if vertices else None
     index = torch.as_tensor(rows)
     metrics = {}
     keys = JOINT_KEYS + (VERTEX_KEYS if vertices else ())

@@ -418,13 +418,38 @@ def export_sample_checkpoint(out: str | Path = SAMPLE_CHECKPOINT, *, runs: str |
 
     setting = SETTINGS["full"]
     folder = Path(runs) / "table1-full"
-    result = run_table1(setting, folder, seeds=[seed], progress=progress)
-    rows = [r for r in result.rows if r["seed"] == seed]
-    distance = [r for r in result.distance_rows if r["seed"] == seed]
+    rows, distance = _saved_rows(folder, setting, seed)
+    if not rows:  # train (or reuse) and evaluate
+        result = run_table1(setting, folder, seeds=[seed], progress=progress)
+        rows = [r for r in result.rows if r["seed"] == seed]
+        distance = [r for r in result.distance_rows if r["seed"] == seed]
     extra = {"made_by": f"python -m handkit experiment sample-checkpoint --seed {seed}",
              "setting": asdict(replace(setting, seeds=(seed,))), "table1_rows": rows,
              "table1_distance_rows": distance}
     return export_weights(folder / f"seed{seed}", out, extra=extra)
+
+
+def sample_checkpoint_path() -> Path:
+    """The shipped checkpoint in this handkit repository (``data_samples/checkpoint``)."""
+    path = Path(__file__).resolve().parents[1] / SAMPLE_CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"expected the shipped checkpoint at {path}; make it with "
+                                "python -m handkit experiment sample-checkpoint")
+    return path
+
+
+def _saved_rows(folder: Path, setting: Table1Setting, seed: int) -> tuple[list, list]:
+    """The rows of ``seed`` that ``folder/results.json`` holds for this setting (else empty)."""
+    path = folder / "results.json"
+    if not path.is_file() or not (folder / f"seed{seed}" / FINAL).is_file():
+        return [], []
+    saved = json.loads(path.read_text())
+    same = {k: saved["setting"][k] for k in ("data", "train")} == \
+        json.loads(json.dumps({"data": setting.data, "train": setting.train}))
+    if not same:
+        return [], []
+    return ([r for r in saved["rows"] if r["seed"] == seed],
+            [r for r in saved["distance_rows"] if r["seed"] == seed])
 
 
 def sample_checkpoint_main(argv: Sequence[str] | None = None) -> int:
@@ -440,3 +465,14 @@ def sample_checkpoint_main(argv: Sequence[str] | None = None) -> int:
     path = export_sample_checkpoint(args.out, seed=args.seed, progress=not args.quiet)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
+
+
+def unseen_videos(data: dict[str, Any], *, num_videos: int = 2, seed: int = 1000,
+                  cache: str | Path = Path("runs") / "cache", progress: bool = False) -> Path:
+    """A few new videos made like a setting's (``data``: its generator arguments, e.g. a shipped
+    checkpoint's ``info["setting"]["data"]``) but from another seed, so no model trained on the
+    setting has seen them; generated once and cached. Read them with ``VideoDataset(path)``."""
+    values = {**data, "num_videos": num_videos, "seed": seed, "val_fraction": 0.0,
+              "test_fraction": 0.0}
+    setting = Table1Setting(name="unseen", data=values, train={}, seeds=(), train_videos=0)
+    return dataset_for(setting, Path(cache), progress=progress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -96,3 +97,23 @@ def test_settings_are_the_documented_ones():
     assert full.data["label_every"] == 128 and full.seeds == (0,)
     assert full.train["control_steps"] == full.train["stage3_steps"]
     assert SETTINGS["quick"].train["control_steps"] == SETTINGS["quick"].train["stage3_steps"]
+
+
+def test_unseen_videos_are_new_videos_made_like_the_setting(tmp_path):
+    from handkit.data.video_format import VideoDataset
+    from handkit.evaluation import read_video, true_vertices
+    from handkit.table1 import unseen_videos
+
+    data = {**TINY.data, "num_frames": 20}
+    path = unseen_videos(data, num_videos=2, seed=7, cache=tmp_path)
+    again = unseen_videos(data, num_videos=2, seed=7, cache=tmp_path)
+    assert path == again  # cached
+    reader = VideoDataset(path)
+    assert len(reader.video_ids) == 2 and len(reader) == 40
+    assert reader.index["generator"]["seed"] == 7
+    video = read_video(reader, reader.video_ids[0])
+    assert video.images.shape == (20, 3, 32, 32) and list(video.labels.frames) == [0, 16, 19]
+    from handkit.models import ManoDecoder
+
+    verts = true_vertices(video.truth, np.array([3]), ManoDecoder())
+    assert verts.shape == (1, 778, 3) and np.isfinite(verts.numpy()).all()

@@ -65,6 +65,7 @@ def export_weights(run_folder: str | Path, out: str | Path, *,
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=out.parent, suffix=".npz", delete=False) as handle:
         np.savez_compressed(handle, **arrays)
+    os.chmod(handle.name, 0o644)  # a shareable file, not the temporary file's 0600
     os.replace(handle.name, out)
     return out
 
