@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
 import hashlib
 import json
 import math
@@ -149,12 +150,17 @@ def _digest(values: dict[str, Any]) -> str:
 def dataset_for(setting: Table1Setting, cache: Path, *, progress: bool = True) -> Path:
     """The setting's data set, generated once (seeded, so the same bytes) and cached."""
     folder = cache / f"synthetic-{setting.name}-{_digest(setting.data)}"
-    if not (folder / INDEX_FILE).is_file():
-        data = dict(setting.data)
-        params = SynthParams(**{k: tuple(v) if isinstance(v, list) else v
-                                for k, v in data.pop("params").items()})
-        generate_dataset(folder, **data, params=params, force=folder.exists(),
-                         show_progress=progress)
+    if (folder / INDEX_FILE).is_file():
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / f"{folder.name}.lock", "w") as lock:  # parallel runs make it only once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / INDEX_FILE).is_file():
+            data = dict(setting.data)
+            params = SynthParams(**{k: tuple(v) if isinstance(v, list) else v
+                                    for k, v in data.pop("params").items()})
+            generate_dataset(folder, **data, params=params, force=folder.exists(),
+                             show_progress=progress)
     return folder
 
 

@@ -73,3 +73,45 @@ def write_png(fig: go.Figure, path: Path) -> str:
         tmp.unlink(missing_ok=True)
         return f"PNG skipped: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
     return f"PNG: {path}"
+
+
+#: Colours of the methods (shared with the Table I figures).
+def _colour(method: str) -> str | None:
+    from handkit.viz.results import METHOD_COLOURS
+
+    return METHOD_COLOURS.get(method)
+
+
+def metric_column(method: str, distance: str = "all") -> str:
+    """The ``results.csv`` column of a method's MPJPE: over all unlabelled frames ("all") or in
+    a distance bin ("1-15", ...), as notebook 08 writes them."""
+    return f"mpjpe.{method}" if distance == "all" else f"by_distance.{method}.{distance}"
+
+
+def sweep_slice_figure(rows: Sequence[Mapping[str, Any]], *, against: str,
+                       methods: Sequence[str], distance: str = "all", log_x: bool = False,
+                       title: str | None = None) -> go.Figure:
+    """MPJPE of each method against one swept parameter (the others fixed by the caller).
+
+    Args:
+        rows: sweep rows (e.g. :func:`handkit.k_lambda.slice_rows`), sorted by ``against``.
+        against: the parameter on the x axis, e.g. "label_every".
+        methods: Table I method names.
+        distance: "all" or a distance bin such as "1-15".
+        log_x: a log x axis (K doubles from point to point).
+    """
+    fig = go.Figure()
+    x = [row[against] for row in rows]
+    for method in methods:
+        column = metric_column(method, distance)
+        y = [None if row.get(column) is None else round(float(row[column]), 1) for row in rows]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=method,
+                                 line=dict(color=_colour(method))))
+    frames = "all unlabelled frames" if distance == "all" else f"|u − N(u)| in {distance}"
+    fig.update_layout(title=title, template="plotly_white", height=380, width=460,
+                      xaxis_title=against, yaxis_title=f"MPJPE (mm), {frames}",
+                      xaxis_type="log" if log_x else None, showlegend=True,
+                      legend=dict(orientation="h", y=-0.3), margin=dict(t=50, b=110, l=60, r=10))
+    if log_x:
+        fig.update_xaxes(tickvals=x, ticktext=[f"{v:g}" for v in x])
+    return fig

@@ -1,0 +1,117 @@
+"""Experiments over K (label spacing) and lambda_align (the weight of L_align, Eq. 9).
+
+One point of the experiment (:func:`train_and_evaluate`) generates (once, cached) a synthetic
+set made like the Table I videos, trains the three stages at the given K and lambda_align, and
+evaluates every Table I method on the unlabelled frames of its test videos; notebook 08 runs one
+point and writes the numbers, so ``python -m handkit sweep`` can run it over a grid.
+:func:`read_sweep_table` and :func:`slice_rows` read a sweep's ``results.csv`` for the figures of
+notebook 08 (:mod:`handkit.viz.sweep`). Introduced in ``notebooks/08_experiments.ipynb``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from handkit.table1 import TABLE1_KEY_GAP, Table1Setting, dataset_for, evaluate_run
+from handkit.train import TrainConfig, train
+
+#: The Table I methods an experiment point reports.
+METHODS = ("Baseline", "Baseline + Align", "Propagation", "Copy nearest label", "Interpolation",
+           "Bidirectional", "Fused")
+
+
+@dataclass(frozen=True)
+class PointResult:
+    """One experiment point's numbers (mm) on the test videos' unlabelled frames.
+
+    Attributes:
+        mpjpe: method -> MPJPE.
+        by_distance: method -> {"1-15": MPJPE, "16-31": ..., ...}.
+        frames: the unlabelled test frames evaluated.
+        seconds: training and evaluation time.
+    """
+
+    mpjpe: dict[str, float]
+    by_distance: dict[str, dict[str, float]]
+    frames: int
+    seconds: dict[str, float]
+
+
+def experiment_data(*, num_videos: int, num_frames: int, size: int = 64, seed: int = 0,
+                    cache: str | Path = Path("runs") / "cache", progress: bool = False) -> Path:
+    """A synthetic set made like the Table I videos (same motion), a quarter of its videos
+    for test; generated once and cached. Every frame keeps its ground truth, so any K works."""
+    data = dict(num_videos=num_videos, num_frames=num_frames, size=size, seed=seed,
+                label_every=128, val_fraction=0.0, test_fraction=0.25,
+                params={"key_gap": TABLE1_KEY_GAP})
+    setting = Table1Setting(name="k-lambda", data=data, train={}, seeds=(), train_videos=0)
+    return dataset_for(setting, Path(cache), progress=progress)
+
+
+def train_and_evaluate(data: Path, folder: Path, *, label_every: int, lambda_align: float,
+                       seed: int = 0, steps: tuple[int, int, int] = (60, 40, 20),
+                       batch_size: int = 32, lr: float = 1e-3, progress: bool = True
+                       ) -> PointResult:
+    """Train the three stages at K = ``label_every`` and ``lambda_align`` into ``folder``
+    (overwritten), then evaluate :data:`METHODS` on the test videos at the same K.
+
+    Args:
+        steps: stage 1, 2, 3 steps; batch_size: frames per stage-1 step (pairs: half).
+    """
+    loss = {"lambda_align": float(lambda_align)}
+    config = TrainConfig.from_dict(dict(
+        data=str(data), label_every=int(label_every), stage1_steps=steps[0],
+        stage2_steps=steps[1], stage3_steps=steps[2], batch_size=batch_size,
+        pair_batch_size=max(batch_size // 2, 1), lr=lr, lr_schedule="cosine", seed=seed,
+        rotation_aug_rad=math.pi / 8, checkpoint_every=10_000, loss=loss))
+    result = train(config, folder, force=True, progress=progress)
+    rows, distance = evaluate_run(folder, splits=("test",), vertices=False, progress=progress)
+    mpjpe = {r["method"]: float(r["mpjpe"]) for r in rows if r["method"] in METHODS}
+    by_distance = {m: {r["distance"]: float(r["mpjpe"]) for r in distance if r["method"] == m}
+                   for m in mpjpe}
+    frames = int(next(r["frames"] for r in rows if r["method"] == "Propagation"))
+    return PointResult(mpjpe=mpjpe, by_distance=by_distance, frames=frames,
+                       seconds=dict(result.seconds))
+
+
+#: The results table of the larger sweep notebook 08 reads (relative to the repository).
+COMMITTED_SWEEP = Path("experiments") / "sweep_k_lambda" / "results.csv"
+
+
+def committed_sweep_table() -> Path:
+    """The committed sweep table of this handkit repository (see notebook 08 for its command)."""
+    return Path(__file__).resolve().parents[1] / COMMITTED_SWEEP
+
+
+def read_sweep_table(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a sweep's ``results.csv`` (:mod:`handkit.sweep`) that finished, numbers as
+    floats (empty cells as None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep table at {path}; make one with python -m handkit sweep")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = []
+    for row in rows:
+        if row.get("status", "ok") != "ok":
+            continue
+        out.append({k: _number(v) for k, v in row.items()})
+    return out
+
+
+def _number(text: str) -> Any:
+    try:
+        return float(text) if text not in ("", "None") else None
+    except ValueError:
+        return text
+
+
+def slice_rows(rows: list[dict[str, Any]], *, against: str, at: dict[str, Any]
+               ) -> list[dict[str, Any]]:
+    """The rows where every parameter of ``at`` has its value, sorted by ``against``."""
+    chosen = [r for r in rows if all(r.get(k) == v for k, v in at.items())]
+    return sorted(chosen, key=lambda r: r[against])
