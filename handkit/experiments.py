@@ -319,6 +319,7 @@ def run_notebook(
     kernel: str | None = DEFAULT_KERNEL,
     *,
     progress_bar: bool = False,
+    cell_timeout: float = CELL_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Execute one notebook with papermill and return the JSON it writes.
 
@@ -334,13 +335,15 @@ def run_notebook(
         kernel: name of an installed Jupyter kernel, or ``None`` for the Python running this
             function.
         progress_bar: papermill's per-cell progress bar.
+        cell_timeout: seconds one cell may run (a long training cell at big parameters needs
+            more than the default ``CELL_TIMEOUT_S``).
 
     Returns:
         the dict the notebook's JSON file holds.
 
     Raises:
         NotebookRunError: the kernel is missing, a cell raised (``.cell`` and ``.error`` say
-            which and what) or ran longer than ``CELL_TIMEOUT_S``, or no JSON object was written.
+            which and what) or ran longer than ``cell_timeout``, or no JSON object was written.
     """
     notebook = Path(notebook)
     options = kernel_options(kernel)
@@ -356,7 +359,7 @@ def run_notebook(
             parameters={**parameters, OUT_JSON: str(json_path)},
             cwd=str(notebook.resolve().parent),
             progress_bar=progress_bar,
-            execution_timeout=CELL_TIMEOUT_S,
+            execution_timeout=cell_timeout,
             **options,
         )
     except papermill.PapermillExecutionError as error:
@@ -370,7 +373,7 @@ def run_notebook(
         ) from error
     except CellTimeoutError as error:
         raise NotebookRunError(
-            f"{notebook.name}: a cell ran longer than {CELL_TIMEOUT_S} s ({error})"
+            f"{notebook.name}: a cell ran longer than {cell_timeout} s ({error})"
         ) from error
     return read_results(json_path, notebook_name=notebook.name)
 

@@ -70,6 +70,7 @@ import yaml
 from tqdm import tqdm
 
 from handkit.experiments import (
+    CELL_TIMEOUT_S,
     DEFAULT_KERNEL,
     NotebookRunError,
     check_parameter_values,
@@ -330,7 +331,7 @@ def _init_worker(environment: Mapping[str, str]) -> None:
 
 
 def _run_point(notebook: str, point_dir: str, parameters: dict[str, Any],
-               kernel: str | None) -> dict[str, Any]:
+               kernel: str | None, cell_timeout: float = CELL_TIMEOUT_S) -> dict[str, Any]:
     """Run one point (in a worker process or the caller's) and write its ``point.json``.
 
     Any error is caught and recorded (status "failed"), so the other points still run.
@@ -343,7 +344,7 @@ def _run_point(notebook: str, point_dir: str, parameters: dict[str, Any],
               "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
     start = time.perf_counter()
     try:
-        run_notebook(notebook_path, folder, parameters, kernel)
+        run_notebook(notebook_path, folder, parameters, kernel, cell_timeout=cell_timeout)
     except NotebookRunError as error:
         record.update(status="failed", cell=error.cell, error=error.error or str(error),
                       message=str(error))
@@ -371,11 +372,11 @@ def _earlier_outcome(point: SweepPoint, folder: Path, notebook: Path) -> PointOu
 
 
 def _execute(plan: SweepPlan, todo: Sequence[SweepPoint], out_dir: Path, kernel: str | None,
-             workers: int, threads: int | None,
+             workers: int, threads: int | None, cell_timeout: float,
              report: Callable[[SweepPoint, dict[str, Any]], None]) -> None:
     """Run the points, ``workers`` at a time; ``report`` gets each record as it finishes."""
     tasks = {point.folder: (str(plan.notebook), str(out_dir / point.folder), point.parameters,
-                            kernel) for point in todo}
+                            kernel, cell_timeout) for point in todo}
     if workers <= 1:
         for point in todo:
             report(point, _run_point(*tasks[point.folder]))
@@ -450,6 +451,7 @@ def run_sweep(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     command: str | None = None,
+    cell_timeout: float = CELL_TIMEOUT_S,
 ) -> SweepOutcome:
     """Run a notebook at every grid point and write the table and figure (module docstring).
 
@@ -464,6 +466,7 @@ def run_sweep(
             stderr is a terminal; elsewhere, e.g. in CI logs, the per-point lines suffice).
         log: called with one line per point and a summary line (e.g. ``print``).
         command: the command line, recorded in ``sweep.json``.
+        cell_timeout: seconds one cell of a point may run before the point fails.
 
     Returns:
         a :class:`SweepOutcome`; failed points are in ``.failed`` (nothing is raised for them).
@@ -508,7 +511,7 @@ def run_sweep(
                 say(f"{point.label}: {status} in {record['seconds']} s")
             bar.update()
 
-        _execute(plan, todo, out_dir, kernel, parallel, threads, report)
+        _execute(plan, todo, out_dir, kernel, parallel, threads, cell_timeout, report)
 
     ordered = tuple(outcomes[point.folder] for point in plan.points)
     csv_path, figure_path, png_note = _write_table_and_figure(plan, ordered, out_dir)
@@ -567,6 +570,8 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, required=True, help="the sweep folder")
     parser.add_argument("--workers", type=int, default=1,
                         help="notebooks run at once, threads split between them (default 1)")
+    parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT_S, metavar="SECONDS",
+                        help=f"seconds one cell may run (default {CELL_TIMEOUT_S})")
     kernels = parser.add_mutually_exclusive_group()
     kernels.add_argument(
         "--kernel", default=DEFAULT_KERNEL, help=f"Jupyter kernel (default: {DEFAULT_KERNEL})"
@@ -577,6 +582,8 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(list(argv))
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
+    if args.cell_timeout <= 0:
+        parser.error(f"--cell-timeout must be positive, got {args.cell_timeout}")
     if not args.grid and not args.grid_file:
         parser.error("nothing to sweep: give --grid NAME=V1,V2 ... or --grid-file FILE")
     return args
@@ -599,6 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             kernel=None if args.current_env else args.kernel, log=log,
             progress=sys.stderr.isatty(),
             command=shlex.join(["python", "-m", "handkit", "sweep", *argv]),
+            cell_timeout=args.cell_timeout,
         )
     except (ValueError, FileNotFoundError, NotebookRunError) as error:
         print(f"handkit sweep: refused: {error}", file=sys.stderr)
