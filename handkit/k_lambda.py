@@ -30,7 +30,8 @@ class PointResult:
 
     Attributes:
         mpjpe: method -> MPJPE.
-        by_distance: method -> {"1-15": MPJPE, "16-31": ..., ...}.
+        by_distance: method -> {"1-15": MPJPE, "16-31": ..., ...}; None for a bin without
+            frames (no frame is 32 frames from a label when K = 16).
         frames: the unlabelled test frames evaluated.
         seconds: training and evaluation time.
     """
@@ -71,11 +72,17 @@ def train_and_evaluate(data: Path, folder: Path, *, label_every: int, lambda_ali
     result = train(config, folder, force=True, progress=progress)
     rows, distance = evaluate_run(folder, splits=("test",), vertices=False, progress=progress)
     mpjpe = {r["method"]: float(r["mpjpe"]) for r in rows if r["method"] in METHODS}
-    by_distance = {m: {r["distance"]: float(r["mpjpe"]) for r in distance if r["method"] == m}
+    by_distance = {m: {r["distance"]: _bin_value(r) for r in distance if r["method"] == m}
                    for m in mpjpe}
     frames = int(next(r["frames"] for r in rows if r["method"] == "Propagation"))
     return PointResult(mpjpe=mpjpe, by_distance=by_distance, frames=frames,
                        seconds=dict(result.seconds))
+
+
+def _bin_value(row: dict[str, Any]) -> float | None:
+    """A distance bin's MPJPE, None for a bin without frames (e.g. 32-64 when K = 16)."""
+    value = float(row["mpjpe"])
+    return value if row["frames"] > 0 and math.isfinite(value) else None
 
 
 #: The results table of the larger sweep notebook 08 reads (relative to the repository).

@@ -22,7 +22,7 @@ SANITIZE_CONFIG = Path(__file__).with_name("nbval_sanitize.cfg")
 #: Notebooks the kit must have (the README's notebook table lists them).
 EXPECTED_NOTEBOOKS = ("01_mano_basics", "02_sparse_videos", "03_hand_predictor",
                       "04_pose_alignment", "05_losses", "06_three_stage_training",
-                      "07_evaluation")
+                      "07_evaluation", "08_experiments")
 
 #: A non-default parameter set per notebook, run by papermill in addition to the defaults.
 #: Every notebook needs an entry; choose values that change the numbers it writes and stay cheap.
@@ -35,6 +35,9 @@ ALT_PARAMETERS = {
     "06_three_stage_training": {"seed": 1, "label_every": 64, "lambda_align": 0.5,
                                 "stop_after": 10},
     "07_evaluation": {"num_videos": 2, "num_frames": 400, "video_seed": 1001, "vertices": False},
+    "08_experiments": {"seed": 1, "label_every": 64, "lambda_align": 1.0, "num_videos": 4,
+                       "num_frames": 256, "stage1_steps": 20, "stage2_steps": 10,
+                       "stage3_steps": 10},
 }
 
 #: nbval's markers for cells whose output it does not compare (comments and tags).

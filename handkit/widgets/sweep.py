@@ -54,8 +54,9 @@ def sweep_slices(rows: list[dict[str, Any]], *, methods: Sequence[str], at_lambd
 def sweep_explorer(rows: list[dict[str, Any]], *, methods: Sequence[str],
                    distances: Sequence[str] = ("all", "1-15", "16-31", "32-64"),
                    show: bool = True) -> Explorer:
-    """Controls ``frames`` (a dropdown), ``lambda_align`` and ``K`` (sliders over the swept
-    values) redrawing :func:`sweep_slices`."""
+    """Controls ``distance`` (a dropdown of frames: all, or a distance bin), ``at_lambda`` and
+    ``at_k`` (sliders over the swept values) redrawing :func:`sweep_slices`; drive them from
+    code with ``slider(explorer, "distance")``."""
     if not rows:
         raise ValueError("the sweep table has no finished row")
     lambdas = sorted({r["lambda_align"] for r in rows})
