@@ -3,7 +3,8 @@
 Evaluates every row the run can give (:data:`handkit.table1.ROWS`: Baseline and Control when
 the run has a stage 1 and a control, Baseline + Align, Propagation, Copy, Interpolation,
 Bidirectional, Gated) on the unlabelled frames of a split of the run's data, prints the table,
-and writes ``evaluation-<split>.json`` and ``evaluation-<split>.csv`` into the run folder.
+and writes ``evaluation-<split>.json`` and ``evaluation-<split>.csv`` into the run folder. A run
+on Mini-HO-3D or Mini-InterHand also prints the paper's Table I rows for that set and split.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from handkit.table1 import evaluate_run, format_table
-from handkit.train import RunFolderError
+from handkit.table1 import evaluate_run, format_table, paper_rows_lines
+from handkit.train import RunFolderError, TrainConfig
+from handkit.train.config import read_config_file
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,5 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         writer.writerows(rows)
     print("\n".join(format_table(rows, distance, title=f"{args.run} ({args.split} split, "
                                  "unlabelled frames; mm, F in [0, 1])")))
+    config = TrainConfig.from_dict(read_config_file(args.run / "config.json"))
+    print("\n".join(paper_rows_lines(config.dataset, args.split)))
     print(f"written: {out}.json, {out}.csv", file=sys.stderr)
     return 0

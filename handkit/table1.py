@@ -37,12 +37,13 @@ from typing import Any
 
 import numpy as np
 
+from handkit.data.datasets import DATASET_DEFAULTS, paper_table1
 from handkit.data.synth_params import SynthParams
 from handkit.data.synthetic import default_dataset_path, generate_dataset
 from handkit.data.video_format import INDEX_FILE, VideoDataset
 from handkit.evaluation import evaluate_split, table_rows
 from handkit.metrics import METRIC_KEYS
-from handkit.train import TrainConfig, load_run, train
+from handkit.train import TrainConfig, input_transform, load_run, open_reader, train
 from handkit.train.checkpoint import FINAL
 
 #: Paper, Table I (Sec. V-C): test rows, mm (F-scores in [0, 1]).
@@ -192,7 +193,8 @@ def evaluate_run(folder: str | Path, *, splits: Sequence[str] = ("test", "train"
     Args:
         folder: a finished run (``final.pt``).
         splits: the splits evaluated.
-        data: the data set (default: the run's own, from its config).
+        data: a synthetic data set's folder (default: the run's own, from its config; a run on a
+            real set always evaluates on its own, ``data_root`` and ``mano_root`` of its config).
         train_videos: evaluate only the first videos of the train split (None: all).
         vertices: also the vertex columns (MPVPE, F-scores; slower).
         seed: written into each row (default: the run's seed).
@@ -202,15 +204,23 @@ def evaluate_run(folder: str | Path, *, splits: Sequence[str] = ("test", "train"
         method and distance bin).
     """
     run = load_run(folder)
-    if data is None:
-        data = default_dataset_path() if run.config.data == "synthetic" else run.config.data
-    seed = run.config.seed if seed is None else seed
+    config = run.config
+    if config.dataset != "synthetic" and (data is not None or train_videos is not None):
+        raise ValueError(f"data= and train_videos= apply to synthetic runs; this run trained on "
+                         f"{config.dataset!r} (its data_root is in its config)")
+    if data is None and config.dataset == "synthetic":
+        data = default_dataset_path() if config.data == "synthetic" else config.data
+    seed = config.seed if seed is None else seed
     rows, by_distance = [], []
     for split in splits:
-        reader = VideoDataset(data, split, label_every=run.config.label_every)
+        if data is None:  # a real set: the reader and the crops of the run's config
+            reader = open_reader(config, split)
+        else:
+            reader = VideoDataset(data, split, label_every=config.label_every)
         if split == "train" and train_videos is not None:
-            reader = VideoDataset(data, split, label_every=run.config.label_every,
+            reader = VideoDataset(data, split, label_every=config.label_every,
                                   videos=reader.video_ids[:train_videos])
+        transform = input_transform(config, reader, training=False)
         results = {}
         for which in ("baseline", "control", "predictor"):
             predictor = getattr(run, which)
@@ -218,7 +228,8 @@ def evaluate_run(folder: str | Path, *, splits: Sequence[str] = ("test", "train"
                 continue
             modes = [m for _, w, m in ROWS if w == which]
             results[which] = evaluate_split(reader, predictor, run.aligner, modes=modes,
-                                            vertices=vertices, progress=progress)
+                                            transform=transform, vertices=vertices,
+                                            progress=progress)
         for name, which, mode in ROWS:
             if which not in results:
                 continue
@@ -367,6 +378,21 @@ def _paper_lines(width: int) -> list[str]:
             lines.append(f"  {name:<{width - 2}}" + "".join(
                 f"{_cell(v, k):>11}" for v, k in zip(values, COLUMNS, strict=True)))
     return lines
+
+
+def paper_rows_lines(dataset: str, split: str) -> list[str]:
+    """The paper's Table I rows of ``dataset`` ("ho3d", "interhand") and ``split``, printed to
+    sit below a run's own rows (empty for the synthetic set, or a split Table I lacks)."""
+    if dataset == "synthetic" or split not in ("test", "train"):
+        return []
+    rows = paper_table1(dataset, split)
+    title = DATASET_DEFAULTS[dataset].title
+    lines = [f"The paper's Table I, {title}, {split} videos (K = 128), beside yours",
+             f"{'method':<{NAME_WIDTH}}" + "".join(f"{t:>11}" for t in COLUMN_TITLES)]
+    for name, values in rows.items():
+        lines.append(f"{name:<{NAME_WIDTH}}" + "".join(f"{_cell(values[k], k):>11}"
+                                                      for k in COLUMNS))
+    return lines + [""]
 
 
 def claims(result: Table1Result) -> list[str]:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from handkit.data.datasets import DATASET_DEFAULTS, DATASET_NAMES
 from handkit.losses import LossConfig
 
 #: Stage names, in training order (Sec. IV); "control" is the extra row of the synthetic Table I.
@@ -27,13 +28,21 @@ class TrainConfig:
     """Everything that shapes a training run.
 
     Data:
-        data: "synthetic" (handkit's shipped sample set, ``data_samples/synthetic``) or the
-            folder of a set in the same format (``python -m handkit data synth``).
+        dataset: "synthetic" (handkit's videos), "ho3d" (Mini-HO-3D) or "interhand"
+            (Mini-InterHand): :func:`handkit.data.datasets.open_dataset`.
+        data: the synthetic set: "synthetic" (the shipped sample set, ``data_samples/synthetic``)
+            or the folder of a set in the same format (``python -m handkit data synth``).
+        data_root: the real sets' folder (HO-3D: the one holding ``train/``; InterHand2.6M: the
+            one holding ``annotations/`` and ``images/``); None: the environment variable
+            ``HANDKIT_HO3D_ROOT`` / ``HANDKIT_INTERHAND_ROOT``.
         split: the split trained on.
-        label_every: K of S_V (Sec. II-A); None: the set's own.
-        image_size: the predictor's input size S; None: the set's frames as they are.
+        label_every: K of S_V (Sec. II-A); None: the set's own (128 for the real sets).
+        image_size: the predictor's input size S; None: the set's default (the synthetic frames
+            as they are; a 128-pixel crop around the nearest label's hand box for the real sets,
+            :func:`handkit.data.datasets.network_input`).
     Model:
-        d_off_mm: d_off of Fig. 2 for this data set (500 mm for the synthetic videos).
+        d_off_mm: d_off of Fig. 2; None: the data set's (500 mm synthetic, 400 mm HO-3D,
+            1100 mm InterHand2.6M; :data:`handkit.data.datasets.DATASET_DEFAULTS`).
         mano_root: official MANO folder, or None for the embedded hand.
     Optimisation (Sec. IV: Adam, lr 5e-5, batch 64):
         lr: Adam's learning rate in every stage.
@@ -69,11 +78,13 @@ class TrainConfig:
         threads: torch threads; None leaves torch's default (OMP_NUM_THREADS).
     """
 
+    dataset: str = "synthetic"
     data: str = "synthetic"
+    data_root: str | None = None
     split: str = "train"
     label_every: int | None = None
     image_size: int | None = None
-    d_off_mm: float = 500.0
+    d_off_mm: float | None = None
     mano_root: str | None = None
     lr: float = 5e-5
     lr_schedule: str = "constant"
@@ -117,6 +128,7 @@ class TrainConfig:
             "label_every": self.label_every is None or self.label_every >= 1,
             "image_size": self.image_size is None or self.image_size >= 32,
             "threads": self.threads is None or self.threads >= 1,
+            "d_off_mm": self.d_off_mm is None or self.d_off_mm > 0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -128,6 +140,14 @@ class TrainConfig:
                               ("backward_detach", BACKWARD_DETACH)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.dataset not in DATASET_NAMES:
+            raise ValueError(f"dataset must be one of {DATASET_NAMES}, got {self.dataset!r}")
+        if self.dataset != "synthetic" and self.data != "synthetic":
+            raise ValueError(f"data={self.data!r} names a synthetic set's folder; the folder of "
+                             f"{self.dataset!r} goes in data_root")
+        if self.dataset == "synthetic" and self.data_root is not None:
+            raise ValueError(f"data_root is for the real sets; the synthetic set's folder goes "
+                             f"in data (got data_root={self.data_root!r})")
         if not isinstance(self.loss, LossConfig):
             raise ValueError(f"loss must be a LossConfig, got {type(self.loss).__name__}")
 
@@ -167,6 +187,10 @@ class TrainConfig:
             else:
                 values[name] = value
         return TrainConfig.from_dict(values)
+
+    def d_off(self) -> float:
+        """d_off (mm): ``d_off_mm``, or the data set's default when it is None."""
+        return DATASET_DEFAULTS[self.dataset].d_off_mm if self.d_off_mm is None else self.d_off_mm
 
     def steps(self, stage: str) -> int:
         """Steps of ``stage`` ("stage1", "stage2", "stage3" or "control")."""

@@ -35,7 +35,8 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm.auto import tqdm
 
 from handkit.data.batch import FrameBatch, FrameDataset, PairBatch, PairDataset
-from handkit.data.crop import CropTransform
+from handkit.data.datasets import network_input, open_dataset
+from handkit.data.frames import VideoFrames
 from handkit.data.pairs import LabelledFrameSampler, LabelledPairSampler, PairSampler
 from handkit.data.synthetic import default_dataset_path
 from handkit.data.video_format import VideoDataset
@@ -107,16 +108,30 @@ class _StepBatches(Sampler):
                    for row in rows.tolist()]
 
 
-def open_reader(config: TrainConfig) -> VideoDataset:
-    """The training split of the config's data set (the shipped sample set for "synthetic")."""
-    root = default_dataset_path() if config.data == "synthetic" else Path(config.data)
-    return VideoDataset(root, config.split, label_every=config.label_every)
+def open_reader(config: TrainConfig, split: str | None = None) -> VideoFrames:
+    """A split (default: the training split, ``config.split``) of the config's data set: the
+    shipped sample set for ``data="synthetic"``, a synthetic folder, or a real set
+    (:func:`handkit.data.datasets.open_dataset` with ``data_root`` and ``mano_root``)."""
+    split = config.split if split is None else split
+    if config.dataset == "synthetic":
+        root = default_dataset_path() if config.data == "synthetic" else Path(config.data)
+        return VideoDataset(root, split, label_every=config.label_every)
+    return open_dataset(config.dataset, split, root=config.data_root,
+                        label_every=config.label_every, mano_root=config.mano_root)
+
+
+def input_transform(config: TrainConfig, reader: VideoFrames, *, training: bool):
+    """The per-frame transform making the predictor's input from ``reader``'s frames, or None
+    (:func:`handkit.data.datasets.network_input`: the synthetic frames as they are or resized
+    to ``image_size``; for the real sets a crop around the nearest label's hand box)."""
+    return network_input(config.dataset, image_size=config.image_size, training=training,
+                         reader=reader)
 
 
 def build_modules(config: TrainConfig) -> tuple[HandPredictor, PoseAligner]:
     """Fresh modules with the seed's initial weights."""
     torch.manual_seed(config.seed)
-    predictor = HandPredictor(d_off_mm=config.d_off_mm, mano_root=config.mano_root)
+    predictor = HandPredictor(d_off_mm=config.d_off(), mano_root=config.mano_root)
     aligner = PoseAligner(mano_root=config.mano_root)
     return predictor, aligner
 
@@ -178,9 +193,7 @@ class _Run:
         if not any(mask.any() for mask in masks):
             raise ValueError(f"{config.data} ({config.split}): no labelled frame at K = "
                              f"{self.reader.label_every}")
-        transform = None
-        if config.image_size and config.image_size != self.reader.image_size[0]:
-            transform = CropTransform(out_size=config.image_size)
+        transform = input_transform(config, self.reader, training=True)
         for stage, size in (("stage1", config.batch_size), ("control", 2 * config.pair_batch_size),
                             ("stage2", config.pair_batch_size),
                             ("stage3", config.pair_batch_size)):
