@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from handkit.table1 import TABLE1_KEY_GAP, Table1Setting, dataset_for, evaluate_run
+from handkit.table1 import TABLE1_KEY_GAP, Table1Setting, bin_mpjpe, dataset_for, evaluate_run
 from handkit.train import TrainConfig, train
 
 #: The Table I methods an experiment point reports.
@@ -53,36 +53,38 @@ def experiment_data(*, num_videos: int, num_frames: int, size: int = 64, seed: i
     return dataset_for(setting, Path(cache), progress=progress)
 
 
-def train_and_evaluate(data: Path, folder: Path, *, label_every: int, lambda_align: float,
-                       seed: int = 0, steps: tuple[int, int, int] = (60, 40, 20),
-                       batch_size: int = 32, lr: float = 1e-3, progress: bool = True
-                       ) -> PointResult:
+def train_and_evaluate(data: Path | None, folder: Path, *, label_every: int,
+                       lambda_align: float, seed: int = 0,
+                       steps: tuple[int, int, int] = (60, 40, 20), batch_size: int = 32,
+                       lr: float = 1e-3, dataset: str = "synthetic",
+                       data_root: str | None = None, mano_root: str | None = None,
+                       progress: bool = True) -> PointResult:
     """Train the three stages at K = ``label_every`` and ``lambda_align`` into ``folder``
     (overwritten), then evaluate :data:`METHODS` on the test videos at the same K.
 
     Args:
+        data: the synthetic set (:func:`experiment_data`); None for a real ``dataset``.
         steps: stage 1, 2, 3 steps; batch_size: frames per stage-1 step (pairs: half).
+        dataset, data_root, mano_root: a real set instead (:class:`handkit.train.TrainConfig`).
     """
+    if (data is None) != (dataset != "synthetic"):
+        raise ValueError(f"give data (a synthetic set's folder) for dataset 'synthetic' and "
+                         f"None for a real set; got data={data!r}, dataset={dataset!r}")
     loss = {"lambda_align": float(lambda_align)}
     config = TrainConfig.from_dict(dict(
-        data=str(data), label_every=int(label_every), stage1_steps=steps[0],
+        dataset=dataset, data="synthetic" if data is None else str(data), data_root=data_root,
+        mano_root=mano_root, label_every=int(label_every), stage1_steps=steps[0],
         stage2_steps=steps[1], stage3_steps=steps[2], batch_size=batch_size,
         pair_batch_size=max(batch_size // 2, 1), lr=lr, lr_schedule="cosine", seed=seed,
         rotation_aug_rad=math.pi / 8, checkpoint_every=10_000, loss=loss))
     result = train(config, folder, force=True, progress=progress)
     rows, distance = evaluate_run(folder, splits=("test",), vertices=False, progress=progress)
     mpjpe = {r["method"]: float(r["mpjpe"]) for r in rows if r["method"] in METHODS}
-    by_distance = {m: {r["distance"]: _bin_value(r) for r in distance if r["method"] == m}
+    by_distance = {m: {r["distance"]: bin_mpjpe(r) for r in distance if r["method"] == m}
                    for m in mpjpe}
     frames = int(next(r["frames"] for r in rows if r["method"] == "Propagation"))
     return PointResult(mpjpe=mpjpe, by_distance=by_distance, frames=frames,
                        seconds=dict(result.seconds))
-
-
-def _bin_value(row: dict[str, Any]) -> float | None:
-    """A distance bin's MPJPE, None for a bin without frames (e.g. 32-64 when K = 16)."""
-    value = float(row["mpjpe"])
-    return value if row["frames"] > 0 and math.isfinite(value) else None
 
 
 #: The results table of the larger sweep notebook 08 reads (relative to the repository).

@@ -245,6 +245,13 @@ def evaluate_run(folder: str | Path, *, splits: Sequence[str] = ("test", "train"
     return rows, by_distance
 
 
+def bin_mpjpe(row: dict) -> float | None:
+    """A distance row's MPJPE (:func:`evaluate_run`), None for a bin without frames (no frame
+    is 32-64 frames from a label when K = 16): JSON and plotly widgets take None, not NaN."""
+    value = float(row["mpjpe"])
+    return value if row["frames"] > 0 and math.isfinite(value) else None
+
+
 def run_table1(setting: Table1Setting, out: str | Path, *, seeds: Sequence[int] | None = None,
                cache: str | Path | None = None, progress: bool = True) -> Table1Result:
     """Generate (or reuse) the data, train each seed (or resume/reuse), evaluate, save.

@@ -263,3 +263,31 @@ def test_transforms_and_datasets_pickle_for_spawned_workers(real):
     record = reader[1]
     np.testing.assert_array_equal(crop_of(copy, record).image, crop_of(transform, record).image)
     assert len(pickle.dumps(PairDataset(reader, transform=transform))) < 200_000
+
+
+# ----------------------------------------------------------------------------- network view
+def test_open_frames_shows_the_real_frames_as_the_predictor_sees_them():
+    from handkit.data.datasets import NetworkFrames, open_frames
+
+    frames = open_frames("ho3d", "train", root=HO3D, label_every=4, image_size=S)
+    reader = open_fixture("ho3d", label_every=4)
+    assert isinstance(frames, NetworkFrames) and frames.image_size == (S, S)
+    assert frames.video_ids == reader.video_ids
+    np.testing.assert_array_equal(frames.labelled_mask, reader.labelled_mask)
+    arrays = frames.split_arrays()  # K from the boxes, without decoding the images
+    for index in range(len(frames)):
+        record = frames[index]
+        assert record.image.shape == (S, S, 3)
+        np.testing.assert_array_equal(arrays.K[index], record.K)
+        np.testing.assert_array_equal(record.joints, reader[index].joints)  # camera space kept
+    # the synthetic set needs no view at its own size
+    assert isinstance(open_frames("synthetic", "val"), VideoDataset)
+
+
+def test_network_frames_refuse_a_jittered_crop():
+    from handkit.data.datasets import NetworkFrames
+
+    reader = open_fixture("ho3d")
+    jittered = HandCrop(out_size=S, box=LabelBox.from_reader(reader), jitter=0.1)
+    with pytest.raises(ValueError, match="without jitter, got jitter=0.1"):
+        NetworkFrames(reader, jittered)

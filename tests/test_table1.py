@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -79,6 +80,19 @@ def test_figure_has_a_bar_per_method(tiny_result):
     assert [t.name for t in fig.data[::2]] == [name for name, _, _ in ROWS]
     with pytest.raises(ValueError, match="no rows for split 'val'"):
         table1_figure(result.rows, result.distance_rows, split="val")
+
+
+def test_a_bin_without_frames_is_a_gap_not_nan():
+    from handkit.table1 import bin_mpjpe
+
+    rows = [{"seed": 0, "split": "test", "method": "Propagation", "frames": 10, "mpjpe": 20.0}]
+    distance = [{"seed": 0, "split": "test", "method": "Propagation", "distance": d,
+                 "frames": n, "mpjpe": v}
+                for d, n, v in (("1-15", 6, 10.0), ("16-31", 4, 30.0), ("32-64", 0, math.nan))]
+    assert [bin_mpjpe(r) for r in distance] == [10.0, 30.0, None]
+    fig = table1_figure(rows, distance)
+    assert list(fig.data[1].y) == [10.0, 30.0, None]  # JSON-safe for a FigureWidget
+    json.dumps(fig.to_plotly_json(), allow_nan=False)
 
 
 def test_evaluate_command_writes_the_rows_into_the_run(tiny_result, capsys):

@@ -69,7 +69,11 @@ def test_train_retrains_with_the_sliders_values_and_redraws(first_run, tmp_path)
 
 def test_arguments_are_checked(first_run, tmp_path):
     with pytest.raises(ValueError, match="label_every = 8 is outside"):
-        training_explorer(dataclasses.replace(TINY, label_every=8), tmp_path, show=False)
+        training_explorer(dataclasses.replace(TINY, label_every=8), tmp_path, show=False,
+                          k_range=(16, 256))
+    # the default range widens to hold a small K and half of it (short test videos)
+    small = training_explorer(dataclasses.replace(TINY, label_every=8), tmp_path, show=False)
+    assert (slider(small, "label_every").min, slider(small, "label_every").max) == (4, 256)
     other = dataclasses.replace(TINY, loss=LossConfig(lambda_align=100.0))
     with pytest.raises(ValueError, match="lambda_align = 100.0 is outside"):
         training_explorer(other, tmp_path, show=False)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from handkit.data.crop import CropTransform, crop_record, joint_box, project
+from handkit.data.crop import CropTransform, crop_matrix, crop_record, joint_box, project
 from handkit.data.frames import VideoFrames
 from handkit.data.ho3d import MISSING_META_CHOICES, mini_ho3d
 from handkit.data.interhand import mini_interhand
@@ -509,3 +509,91 @@ def network_input(
     if jitter is None:
         jitter = DEFAULT_TRAINING_JITTER if training else 0.0
     return HandCrop(out_size=size, box=box_function, jitter=jitter)
+
+
+# ----------------------------------------------------------------------------- network view
+
+#: FrameRecord fields that come from a reader's annotation hook (everything but the image and
+#: the frame's place).
+_ANNOTATION_FIELDS = ("K", "root", "theta", "beta", "joints", "joint_valid", "verts", "mask")
+
+
+class NetworkFrames(VideoFrames):
+    """A reader's frames as the Hand Predictor sees them: every record passed through an
+    evaluation transform (:func:`network_input` with ``training=False``: deterministic), so
+    ``frames[i].image`` is (S, S, 3) and ``frames[i].K`` the crop's intrinsics. Videos, masks,
+    labels and the camera-space ground truth are the reader's.
+
+    Ground truth alone (:meth:`split_arrays`, the annotation hook) does not decode every image:
+    for a :class:`HandCrop` the crop's K is computed from its box and the video's image size
+    (read once per video from its first frame; one camera films a video).
+
+    Args:
+        reader: any :class:`~handkit.data.frames.VideoFrames`.
+        transform: ``(record, generator) -> record`` that does not draw from the generator
+            (a :class:`HandCrop` without jitter, a :class:`~handkit.data.crop.CropTransform`
+            without roll).
+    """
+
+    def __init__(self, reader: VideoFrames, transform: Callable) -> None:
+        if isinstance(transform, HandCrop) and transform.jitter != 0:
+            raise ValueError(f"NetworkFrames shows frames as evaluation does: a HandCrop without "
+                             f"jitter, got jitter={transform.jitter}")
+        super().__init__(dict(zip(reader.video_ids, reader.annotated_masks(), strict=True)),
+                         label_every=reader.label_every, unannotated=reader._unannotated,
+                         notes=reader._notes)
+        self.labelled_mask = reader.labelled_mask.copy()
+        self.reader, self.transform = reader, transform
+        size = getattr(transform, "out_size", None)
+        self.image_size = (size, size) if size else getattr(reader, "image_size", None)
+        self._shapes: dict[str, tuple[int, ...]] = {}
+
+    def _read(self, video_id: str, frame_index: int, labelled: bool) -> FrameRecord:
+        record = self.reader._read(video_id, frame_index, labelled)
+        return self.transform(record, np.random.default_rng(0))
+
+    def _image(self, video_id: str, frame_index: int) -> np.ndarray:
+        return self._read(video_id, frame_index, False).image
+
+    def _annotation(self, video_id: str, frame_index: int) -> dict[str, np.ndarray]:
+        if not isinstance(self.transform, HandCrop):  # e.g. a resize: read the frame
+            record = self._read(video_id, frame_index, False)
+            return {name: getattr(record, name) for name in _ANNOTATION_FIELDS
+                    if getattr(record, name) is not None}
+        annotation = dict(self.reader._annotation(video_id, frame_index))
+        annotation.pop("mask", None)  # full-image pixels, not the crop's
+        if video_id not in self._shapes:
+            self._shapes[video_id] = self.reader._image(video_id, 0).shape
+        blank = np.broadcast_to(np.zeros((), np.uint8), self._shapes[video_id])  # no pixels read
+        proxy = FrameRecord(image=blank, labelled=False, video_id=video_id,
+                            frame_index=frame_index, **annotation)
+        u, v, side = self.transform.box(proxy)
+        matrix = crop_matrix(np.array([u, v]), side, self.transform.out_size)
+        annotation["K"] = matrix @ np.asarray(annotation["K"], dtype=np.float64)
+        return annotation
+
+
+def open_frames(
+    name: str = "synthetic",
+    split: str = "train",
+    *,
+    root: str | Path | None = None,
+    mano_root: str | Path | None = None,
+    label_every: int | None = None,
+    image_size: int | None = None,
+) -> VideoFrames:
+    """A split of a data set as the predictor's input, for notebooks and evaluation: the
+    synthetic frames as they are (or resized to ``image_size``), the real sets' frames cropped
+    around the nearest label's hand box (:class:`NetworkFrames` over :func:`open_dataset`).
+
+    Args:
+        name, split, root, mano_root, label_every: as :func:`open_dataset`.
+        image_size: S; None: the set's default (:data:`DATASET_DEFAULTS`).
+
+    >>> frames = open_frames("synthetic", "train")
+    >>> frames[0].image.shape, type(frames).__name__
+    ((64, 64, 3), 'VideoDataset')
+    """
+    reader = open_dataset(name, split, root=root, label_every=label_every, mano_root=mano_root)
+    transform = network_input(name, image_size=image_size, training=False, reader=reader)
+    return reader if transform is None else NetworkFrames(reader, transform)

@@ -117,3 +117,15 @@ def _load_into(module: torch.nn.Module, prefix: str, arrays: dict[str, np.ndarra
                              f"module expects {tuple(state[name].shape)}")
         state[name] = value.to(state[name].dtype)
     module.load_state_dict(state)
+
+
+def load_trained(path: str | Path, *, device: str | torch.device = "cpu",
+                 mano_root: str | None = None) -> ExportedModel:
+    """A trained predictor and aligner from a weights file (:func:`load_weights`) or a finished
+    run folder (:func:`handkit.train.load_run`; its own config, ``mano_root`` included)."""
+    path = Path(path)
+    if path.is_dir():
+        run = load_run(path, device=device)
+        return ExportedModel(config=run.config, predictor=run.predictor, aligner=run.aligner,
+                             info={"made_by": f"the run folder {path}"})
+    return load_weights(path, device=device, mano_root=mano_root)

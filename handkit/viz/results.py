@@ -32,6 +32,12 @@ def _mean_by(rows: Sequence[dict], key: str, **where) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def _rounded(value: float) -> float | None:
+    """0.1 mm, or None for NaN (no frames): plotly draws a gap, and a FigureWidget can send it
+    (NaN is not JSON)."""
+    return None if np.isnan(value) else round(value, 1)
+
+
 def table1_figure(rows: Sequence[dict], distance_rows: Sequence[dict], *, split: str = "test",
                   key: str = "mpjpe", title: str | None = None) -> go.Figure:
     """Bars of ``key`` per method (left) and of MPJPE per distance bin and method (right).
@@ -60,8 +66,8 @@ def table1_figure(rows: Sequence[dict], distance_rows: Sequence[dict], *, split:
         fig.add_trace(go.Bar(x=[method], y=[round(value, 1)], marker_color=colour, name=method,
                              legendgroup=method, text=[f"{value:.1f}"], textposition="outside"),
                       row=1, col=1)
-        by_bin = [round(_mean_by(distance_rows, "mpjpe", method=method, split=split,
-                                 distance=b), 1) for b in bins]
+        by_bin = [_rounded(_mean_by(distance_rows, "mpjpe", method=method, split=split,
+                                    distance=b)) for b in bins]  # None: a bin without frames
         fig.add_trace(go.Bar(x=bins, y=by_bin, marker_color=colour, name=method,
                              legendgroup=method, showlegend=False), row=1, col=2)
     fig.update_layout(title=title or f"Synthetic Table I ({split} videos)", barmode="group",

@@ -22,7 +22,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from handkit.table1 import evaluate_run
+from handkit.table1 import bin_mpjpe, evaluate_run
 from handkit.train import (
     ORDER,
     STAGE_CURVE_TERMS,
@@ -66,7 +66,7 @@ class TrainingRun:
     folder: Path
     split: str
     mpjpe: dict[str, float]
-    by_distance: dict[str, dict[str, float]]
+    by_distance: dict[str, dict[str, float | None]]
     frames: int
     final_loss: dict[str, float]
     result_figure: go.Figure
@@ -113,8 +113,8 @@ def evaluate_training_run(folder: str | Path, *, split: str = "val",
         raise ValueError(f"{folder} gives no {missing} (Baseline needs stage 1)")
     rows = [r for r in rows if r["method"] in methods]
     distance_rows = [r for r in distance_rows if r["method"] in methods]
-    by_distance = {m: {r["distance"]: r["mpjpe"] for r in distance_rows if r["method"] == m}
-                   for m in methods}
+    by_distance = {m: {r["distance"]: bin_mpjpe(r) for r in distance_rows if r["method"] == m}
+                   for m in methods}  # None: a bin without frames
     curves = read_curves(folder)
     title = f"K = {config.label_every}, λ_align = {config.loss.lambda_align:.3g}"
     result_figure = table1_figure(rows, distance_rows, split=split,
@@ -153,7 +153,8 @@ def _history_html(runs: Sequence[TrainingRun]) -> str:
 
 
 def training_explorer(config: TrainConfig, folder: str | Path, *, split: str = "val",
-                      initial: TrainingRun | None = None, k_range: tuple[int, int] = (16, 256),
+                      initial: TrainingRun | None = None,
+                      k_range: tuple[int, int] | None = None,
                       lambda_range: tuple[float, float] = (1e-3, 10.0),
                       show: bool = True) -> Explorer:
     """Sliders for K and lambda_align and a **Train** button that re-trains ``config`` with
@@ -167,7 +168,8 @@ def training_explorer(config: TrainConfig, folder: str | Path, *, split: str = "
         initial: the result for ``config`` itself if already trained (e.g. by
             :func:`evaluate_training_run` on its folder), so the explorer does not train on
             creation; its config must be ``config``.
-        k_range, lambda_range: the sliders' ends.
+        k_range, lambda_range: the sliders' ends; k_range None: 16 to 256, widened to hold
+            the config's K and half of it (e.g. K = 4 on a short test video).
         show: build the live figures.
     Returns:
         an :class:`~handkit.widgets.common.Explorer` with controls ``label_every`` and
@@ -176,6 +178,8 @@ def training_explorer(config: TrainConfig, folder: str | Path, *, split: str = "
     """
     config = _with_label_every(config)
     k, lam = int(config.label_every), float(config.loss.lambda_align)
+    if k_range is None:
+        k_range = (min(16, max(1, k // 2)), max(256, k))
     if not k_range[0] <= k <= k_range[1]:
         raise ValueError(f"config.label_every = {k} is outside the slider's range {k_range}")
     if not lambda_range[0] <= lam <= lambda_range[1]:
