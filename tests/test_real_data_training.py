@@ -111,3 +111,15 @@ def test_a_real_set_without_a_folder_names_the_variable(monkeypatch):
 def test_data_and_train_videos_options_are_refused_for_a_real_run(ho3d_run):
     with pytest.raises(ValueError, match="apply to synthetic runs"):
         evaluate_run(ho3d_run, splits=("train",), train_videos=1, progress=False)
+
+
+@pytest.mark.parametrize("name", ["ho3d", "interhand"])
+def test_the_papers_table1_config_for_each_real_set_loads(name):
+    from handkit.train import load_config
+
+    path = Path(__file__).resolve().parents[1] / "experiments" / f"table1_{name}.yaml"
+    config = load_config(path)
+    assert (config.dataset, config.label_every, config.lr, config.batch_size) == (
+        name, 128, 5e-5, 64)
+    assert config.stage1_steps == 40_000 and config.d_off() == DATASET_DEFAULTS[name].d_off_mm
+    assert config.rotation_aug_rad == pytest.approx(math.pi / 8)
