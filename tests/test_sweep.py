@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import math
 import re
 from pathlib import Path
 
@@ -315,19 +316,28 @@ def test_figure_has_a_line_per_group_and_a_menu_of_metrics():
 
 @pytest.mark.notebook
 @pytest.mark.slow
-def test_real_2x2_sweep_of_notebook_02_through_the_command_line(tmp_path, capsys, monkeypatch):
+def test_tiny_2x2_sweep_of_notebook_08_through_the_command_line(tmp_path, capsys, monkeypatch):
+    """What CI runs: the K x lambda_align experiment at tiny settings, 2 x 2, two workers."""
     monkeypatch.chdir(REPO)
-    out = tmp_path / "sweep-02"
-    code = main(["--notebook", "notebooks/02_sparse_videos.ipynb",
-                 "--grid", "label_every=32,64", "seed=0,1", "-p", "num_pairs", "500",
+    out = tmp_path / "sweep-08"
+    code = main(["--notebook", "notebooks/08_experiments.ipynb",
+                 "--grid", "label_every=32,64", "lambda_align=0,1",
+                 "-p", "num_videos", "4", "-p", "num_frames", "128", "-p", "stage1_steps", "4",
+                 "-p", "stage2_steps", "2", "-p", "stage3_steps", "2", "-p", "batch_size", "8",
                  "--workers", "2", "--out", str(out), "--current-env"])
     assert code == 0, capsys.readouterr().err
     rows = read_csv(out / "results.csv")
-    assert [(r["label_every"], r["seed"], r["status"]) for r in rows] == [
-        ("32", "0", "ok"), ("32", "1", "ok"), ("64", "0", "ok"), ("64", "1", "ok")]
-    for row in rows:  # the notebook echoes its parameters: each point ran with its own
-        assert (row["result.label_every"], row["result.seed"]) == (row["label_every"], row["seed"])
-        assert row["num_pairs"] == row["result.num_pairs"] == "500"
-    percent = {r["label_every"]: float(r["labelled_percent"]) for r in rows}
-    assert percent["32"] > 1.5 * percent["64"]  # about twice the labels (K and 2K)
+    assert [(r["label_every"], r["lambda_align"], r["status"]) for r in rows] == [
+        ("32", "0.0", "ok"), ("32", "1.0", "ok"), ("64", "0.0", "ok"), ("64", "1.0", "ok")]
+    for row in rows:  # each point ran with its own parameters
+        assert (row["result.label_every"], row["result.lambda_align"]) == (
+            row["label_every"], row["lambda_align"])
+        values = [float(row[f"mpjpe.{m}"]) for m in ("Baseline", "Propagation", "Interpolation",
+                                                      "Fused")]
+        assert all(math.isfinite(v) and v > 0 for v in values), row
+    frames = {r["label_every"]: int(r["frames"]) for r in rows}
+    assert frames["32"] < frames["64"]  # more labels at K = 32: fewer unlabelled frames
+    k32 = next(r for r in rows if r["label_every"] == "32")
+    assert k32["by_distance.Propagation.32-64"] == ""  # no frame that far: a gap, not NaN
+    assert float(k32["by_distance.Propagation.1-15"]) > 0
     assert (out / "results.html").is_file()
