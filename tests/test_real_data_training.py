@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from handkit.data.datasets import DATASET_DEFAULTS, HandCrop, LabelBox
 from handkit.data.ho3d import HO3DReader
@@ -26,12 +25,6 @@ TINY = TrainConfig(dataset="ho3d", data_root=str(HO3D), label_every=4, image_siz
                    stage1_steps=2, stage2_steps=2, stage3_steps=2, batch_size=4,
                    pair_batch_size=2, lr=1e-3, threads=1, log_every=1, max_gap=4)
 
-
-@pytest.fixture(autouse=True)
-def keep_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

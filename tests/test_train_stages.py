@@ -28,12 +28,6 @@ def modules():
     return HandPredictor(), PoseAligner()
 
 
-@pytest.fixture(autouse=True)
-def keep_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
 
 def count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

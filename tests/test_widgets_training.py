@@ -6,7 +6,6 @@ import dataclasses
 
 import numpy as np
 import pytest
-import torch
 
 from handkit.losses import LossConfig
 from handkit.train import TrainConfig, train
@@ -16,12 +15,6 @@ from handkit.widgets.training import METHODS, evaluate_training_run, slider, tra
 TINY = TrainConfig(stage1_steps=2, stage2_steps=2, stage3_steps=2, batch_size=4,
                    pair_batch_size=2, log_every=1, lr=1e-3, threads=1, label_every=128)
 
-
-@pytest.fixture(autouse=True)
-def keep_threads():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
