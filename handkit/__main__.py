@@ -6,6 +6,7 @@ Commands:
   evaluate       Table I rows of a trained run folder (python -m handkit evaluate -h)
   experiment table1   the synthetic Table I (train, evaluate, report)
   experiment sample-checkpoint   the trained weights shipped in data_samples/checkpoint/
+  experiment sweep-figures   the README's figures of the committed K x lambda_align sweep
   lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
   sweep          run one notebook over a parameter grid (python -m handkit sweep -h)
@@ -28,6 +29,7 @@ COMMANDS = {
     ("evaluate",): "handkit.evaluate_cli",
     ("experiment", "table1"): "handkit.table1",
     ("experiment", "sample-checkpoint"): "handkit.table1:sample_checkpoint_main",
+    ("experiment", "sweep-figures"): "handkit.k_lambda:figures_main",
     ("lab",): "handkit.lab",
     ("run",): "handkit.experiments",
     ("sweep",): "handkit.sweep",

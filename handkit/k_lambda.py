@@ -10,14 +10,17 @@ notebook 08 (:mod:`handkit.viz.sweep`). Introduced in ``notebooks/08_experiments
 
 from __future__ import annotations
 
+import argparse
 import csv
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from handkit.table1 import TABLE1_KEY_GAP, Table1Setting, bin_mpjpe, dataset_for, evaluate_run
 from handkit.train import TrainConfig, train
+from handkit.viz.sweep import sweep_slice_figure, write_png
 
 #: The Table I methods an experiment point reports.
 METHODS = ("Baseline", "Baseline + Align", "Propagation", "Copy nearest label", "Interpolation",
@@ -124,3 +127,50 @@ def slice_rows(rows: list[dict[str, Any]], *, against: str, at: dict[str, Any]
     """The rows where every parameter of ``at`` has its value, sorted by ``against``."""
     chosen = [r for r in rows if all(r.get(k) == v for k, v in at.items())]
     return sorted(chosen, key=lambda r: r[against])
+
+
+#: The methods of the README's sweep figures.
+FIGURE_METHODS = ("Baseline + Align", "Propagation", "Interpolation", "Copy nearest label",
+                  "Fused")
+#: name -> (distance, title) of the README's sweep figures (MPJPE against K at lambda_align 0.1).
+FIGURES = {
+    "against_k_all_frames": ("all", "MPJPE against K, all unlabelled frames (λ_align = 0.1)"),
+    "against_k_mid_gap": ("32-64", "MPJPE against K, frames 32-64 from a label (λ_align = 0.1)"),
+}
+
+
+def write_figures(table: str | Path, out: str | Path, *, lambda_align: float = 0.1
+                  ) -> list[str]:
+    """PNGs of MPJPE against K (:data:`FIGURES`) from a sweep's ``results.csv`` into ``out``;
+    one note per figure (written, or why not: :func:`handkit.viz.sweep.write_png`)."""
+    rows = slice_rows(read_sweep_table(table), against="label_every",
+                      at={"lambda_align": lambda_align})
+    if not rows:
+        raise ValueError(f"{table} has no finished point at lambda_align = {lambda_align}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    notes = []
+    for name, (distance, title) in FIGURES.items():
+        fig = sweep_slice_figure(rows, against="label_every", methods=FIGURE_METHODS,
+                                 distance=distance, log_x=True, title=title)
+        fig.update_layout(width=None, height=None)  # write_png sizes it
+        notes.append(write_png(fig, out / f"{name}.png", width=640, height=420))
+    return notes
+
+
+def figures_main(argv: list[str] | None = None) -> int:
+    """``python -m handkit experiment sweep-figures [--table CSV] [--out DIR]``: the README's
+    figures of the committed K x lambda_align sweep."""
+    parser = argparse.ArgumentParser(
+        prog="python -m handkit experiment sweep-figures",
+        description="PNG figures of MPJPE against K from a K x lambda_align sweep table.")
+    parser.add_argument("--table", type=Path, default=committed_sweep_table())
+    parser.add_argument("--out", type=Path, default=committed_sweep_table().parent)
+    args = parser.parse_args(argv)
+    try:
+        notes = write_figures(args.table, args.out)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"handkit sweep-figures: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(notes))
+    return 0 if all(note.startswith("PNG:") for note in notes) else 1

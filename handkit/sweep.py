@@ -22,8 +22,8 @@ Layout of ``--out`` (e.g. ``runs/sweep-k-lambda/``)::
                                       seconds, every number of the point's JSON (nested keys
                                       dotted; a key named like a column gets "result."), folder,
                                       failing cell and error
-    results.html                      the figure (results.png too where kaleido and a system
-                                      Chromium are available)
+    results.html                      the figure (results.png too where a system Chromium is
+                                      available: through kaleido, else Playwright)
     label_every=16__lambda_align=0.0/ one folder per point, named by its swept values
         08_experiments.ipynb          the executed notebook (with the traceback if it failed)
         08_experiments.json           what the notebook wrote to out_json

@@ -101,3 +101,20 @@ def test_an_empty_sweep_table_is_refused():
 def test_the_committed_table_path_is_inside_the_repository():
     path = committed_sweep_table()
     assert path.parts[-3:] == ("experiments", "sweep_k_lambda", "results.csv")
+
+
+def test_the_readme_figures_are_pngs_drawn_by_the_system_chromium(table, tmp_path):
+    from handkit.k_lambda import FIGURES, write_figures
+    from handkit.viz.sweep import system_chromium
+
+    notes = write_figures(table, tmp_path / "figures")
+    assert len(notes) == len(FIGURES)
+    for name, note in zip(FIGURES, notes, strict=True):
+        path = tmp_path / "figures" / f"{name}.png"
+        if system_chromium() is None:
+            assert note.startswith("PNG skipped: no system Chromium") and not path.exists()
+        else:
+            assert note == f"PNG: {path}", note
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+    with pytest.raises(ValueError, match="no finished point at lambda_align = 0.5"):
+        write_figures(table, tmp_path, lambda_align=0.5)

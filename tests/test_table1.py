@@ -131,3 +131,20 @@ def test_unseen_videos_are_new_videos_made_like_the_setting(tmp_path):
 
     verts = true_vertices(video.truth, np.array([3]), ManoDecoder())
     assert verts.shape == (1, 778, 3) and np.isfinite(verts.numpy()).all()
+
+
+@pytest.mark.slow  # a few minutes
+def test_the_quick_setting_reproduces_the_main_result_near_labels(tmp_path):
+    """python -m handkit experiment table1 --setting quick, as CI runs it. A short run shows
+    honestly only that propagating a label beats the single-frame regressor where the label is
+    near (the predictor is far from trained); the full setting is for the whole claim."""
+    result = run_table1(SETTINGS["quick"], tmp_path / "quick", progress=False)
+    test = [r for r in result.distance_rows if r["split"] == "test"]
+
+    def near(method):
+        return next(r["mpjpe"] for r in test if r["method"] == method and r["distance"] == "1-15")
+
+    assert near("Propagation") < near("Baseline + Align")
+    assert result.value("Propagation") < result.value("Baseline")
+    assert all(math.isfinite(r["mpjpe"]) and r["mpjpe"] > 0 for r in result.rows)
+    assert {r["method"] for r in result.rows} == {name for name, _, _ in ROWS}

@@ -58,21 +58,60 @@ def sweep_figure(rows: Sequence[Mapping[str, Any]], *, swept: Sequence[str],
     return fig
 
 
-def write_png(fig: go.Figure, path: Path) -> str:
-    """Write the PNG where kaleido and a system Chromium exist; the one-line note says how it
-    went (a missing or failing exporter is a note, never an error)."""
-    if importlib.util.find_spec("kaleido") is None:
-        return "PNG skipped: kaleido is not installed (the HTML figure has everything)"
-    if not any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+#: Chromium switches for a headless screenshot (root in a container needs --no-sandbox).
+CHROMIUM_ARGS = ("--no-sandbox", "--no-first-run", "--disable-gpu",
+                 "--disable-background-networking", "--disable-component-update")
+
+
+def system_chromium() -> str | None:
+    """The system Chromium (Debian/Ubuntu package ``chromium``) or Chrome, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def write_png(fig: go.Figure, path: Path, *, width: int = 900, height: int = 460) -> str:
+    """Write the figure as a PNG with the system Chromium, through kaleido where it is
+    installed, else through Playwright (a handkit dependency) drawing the figure's HTML, offline;
+    the one-line note says how it went (a missing or failing exporter is a note, never an
+    error)."""
+    chromium = system_chromium()
+    if chromium is None:
         return "PNG skipped: no system Chromium (Debian/Ubuntu: apt-get install chromium)"
+    kaleido = importlib.util.find_spec("kaleido") is not None
+    if not kaleido and importlib.util.find_spec("playwright") is None:
+        return "PNG skipped: neither kaleido nor playwright is installed (the HTML has everything)"
+    path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        fig.write_image(str(tmp), format="png", width=900, height=460)
+        if kaleido:
+            fig.write_image(str(tmp), format="png", width=width, height=height)
+        else:
+            _screenshot(fig, tmp, chromium=chromium, width=width, height=height)
         os.replace(tmp, path)
-    except Exception as error:  # exporter versions fail in many ways; the PNG is optional
+    except Exception as error:  # exporters and browsers fail in many ways; the PNG is optional
         tmp.unlink(missing_ok=True)
         return f"PNG skipped: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
     return f"PNG: {path}"
+
+
+def _screenshot(fig: go.Figure, out: Path, *, chromium: str, width: int, height: int) -> None:
+    """The figure drawn by plotly.js (inlined: no network) in headless Chromium, as a PNG."""
+    from playwright.sync_api import sync_playwright
+
+    sized = go.Figure(fig).update_layout(width=width, height=height)
+    html = sized.to_html(include_plotlyjs=True, full_html=True, config={"staticPlot": True})
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=list(CHROMIUM_ARGS))
+        try:
+            page = browser.new_page(viewport={"width": width + 40, "height": height + 40})
+            page.set_content(html)
+            page.wait_for_selector(".main-svg", timeout=30_000)
+            page.locator(".plotly-graph-div").first.screenshot(path=str(out), type="png")
+        finally:
+            browser.close()
 
 
 #: Colours of the methods (shared with the Table I figures).
