@@ -72,7 +72,12 @@ def test_the_slice_figure_has_a_line_per_method_over_all_frames_or_a_bin(table):
     assert fig.layout.xaxis.type == "log" and list(fig.layout.xaxis.tickvals) == [16, 32, 64]
     far = sweep_slice_figure(rows, against="label_every", methods=METHODS, distance="32-64")
     assert list(far.data[1].y) == [35, 67, None]  # the missing number is a gap, not 0
-    assert "32-64" in far.layout.yaxis.title.text
+    assert "32-64" in far.layout.yaxis.title.text and not far.layout.annotations
+    short = [{"lambda_align": lam, **{metric_column(m, "32-64"): None for m in METHODS}}
+             for lam in (0.0, 1.0)]  # as at K = 16: nothing 32-64 frames from a label
+    empty = sweep_slice_figure(short, against="lambda_align", methods=METHODS, distance="32-64")
+    assert [a.text for a in empty.layout.annotations] == [
+        "no frame is 32-64 frames from a label here"]  # an empty panel says why
 
 
 def test_the_explorer_redraws_its_two_figures_in_place(table):

@@ -153,4 +153,8 @@ def sweep_slice_figure(rows: Sequence[Mapping[str, Any]], *, against: str,
                       legend=dict(orientation="h", y=-0.3), margin=dict(t=50, b=110, l=60, r=10))
     if log_x:
         fig.update_xaxes(tickvals=x, ticktext=[f"{v:g}" for v in x])
+    if all(value is None for trace in fig.data for value in trace.y):
+        fig.add_annotation(text=f"no frame is {distance} frames from a label here"
+                           if distance != "all" else "no finished point in this slice",
+                           xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False)
     return fig

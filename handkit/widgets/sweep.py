@@ -51,6 +51,11 @@ def sweep_slices(rows: list[dict[str, Any]], *, methods: Sequence[str], at_lambd
                                           title=f"against λ_align, K = {at_k:g}"))
 
 
+def _labelled(values: Sequence[float]) -> list[tuple[str, float]]:
+    """Slider options shown as "16" and "0.01" rather than "16.0" (the table's floats)."""
+    return [(f"{value:g}", value) for value in values]
+
+
 def sweep_explorer(rows: list[dict[str, Any]], *, methods: Sequence[str],
                    distances: Sequence[str] = ("all", "1-15", "16-31", "32-64"),
                    show: bool = True) -> Explorer:
@@ -65,10 +70,12 @@ def sweep_explorer(rows: list[dict[str, Any]], *, methods: Sequence[str],
     controls = {
         "distance": widgets.Dropdown(options=list(distances), value=distances[0],
                                      description="frames", style=style),
-        "at_lambda": widgets.SelectionSlider(options=lambdas, value=lambdas[len(lambdas) // 2],
+        "at_lambda": widgets.SelectionSlider(options=_labelled(lambdas),
+                                             value=lambdas[len(lambdas) // 2],
                                              description="λ_align", style=style, layout=layout,
                                              continuous_update=False),
-        "at_k": widgets.SelectionSlider(options=ks, value=ks[-1], description="K", style=style,
+        "at_k": widgets.SelectionSlider(options=_labelled(ks), value=ks[-1], description="K",
+                                        style=style,
                                         layout=layout, continuous_update=False),
     }
 
