@@ -319,7 +319,7 @@ def run_notebook(
     kernel: str | None = DEFAULT_KERNEL,
     *,
     progress_bar: bool = False,
-    cell_timeout: float = CELL_TIMEOUT_S,
+    cell_timeout: float | None = None,
 ) -> dict[str, Any]:
     """Execute one notebook with papermill and return the JSON it writes.
 
@@ -335,8 +335,8 @@ def run_notebook(
         kernel: name of an installed Jupyter kernel, or ``None`` for the Python running this
             function.
         progress_bar: papermill's per-cell progress bar.
-        cell_timeout: seconds one cell may run (a long training cell at big parameters needs
-            more than the default ``CELL_TIMEOUT_S``).
+        cell_timeout: seconds one cell may run; None: ``CELL_TIMEOUT_S`` (a long training cell
+            at big parameters needs more).
 
     Returns:
         the dict the notebook's JSON file holds.
@@ -346,6 +346,7 @@ def run_notebook(
             which and what) or ran longer than ``cell_timeout``, or no JSON object was written.
     """
     notebook = Path(notebook)
+    cell_timeout = CELL_TIMEOUT_S if cell_timeout is None else cell_timeout
     options = kernel_options(kernel)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -331,7 +331,7 @@ def _init_worker(environment: Mapping[str, str]) -> None:
 
 
 def _run_point(notebook: str, point_dir: str, parameters: dict[str, Any],
-               kernel: str | None, cell_timeout: float = CELL_TIMEOUT_S) -> dict[str, Any]:
+               kernel: str | None, cell_timeout: float | None = None) -> dict[str, Any]:
     """Run one point (in a worker process or the caller's) and write its ``point.json``.
 
     Any error is caught and recorded (status "failed"), so the other points still run.
@@ -372,7 +372,7 @@ def _earlier_outcome(point: SweepPoint, folder: Path, notebook: Path) -> PointOu
 
 
 def _execute(plan: SweepPlan, todo: Sequence[SweepPoint], out_dir: Path, kernel: str | None,
-             workers: int, threads: int | None, cell_timeout: float,
+             workers: int, threads: int | None, cell_timeout: float | None,
              report: Callable[[SweepPoint, dict[str, Any]], None]) -> None:
     """Run the points, ``workers`` at a time; ``report`` gets each record as it finishes."""
     tasks = {point.folder: (str(plan.notebook), str(out_dir / point.folder), point.parameters,
@@ -451,7 +451,7 @@ def run_sweep(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
     command: str | None = None,
-    cell_timeout: float = CELL_TIMEOUT_S,
+    cell_timeout: float | None = None,
 ) -> SweepOutcome:
     """Run a notebook at every grid point and write the table and figure (module docstring).
 
@@ -466,7 +466,8 @@ def run_sweep(
             stderr is a terminal; elsewhere, e.g. in CI logs, the per-point lines suffice).
         log: called with one line per point and a summary line (e.g. ``print``).
         command: the command line, recorded in ``sweep.json``.
-        cell_timeout: seconds one cell of a point may run before the point fails.
+        cell_timeout: seconds one cell of a point may run before the point fails (None: the
+            default of :func:`handkit.experiments.run_notebook`).
 
     Returns:
         a :class:`SweepOutcome`; failed points are in ``.failed`` (nothing is raised for them).
