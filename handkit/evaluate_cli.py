@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from handkit.table1 import evaluate_run, format_table, paper_rows_lines
-from handkit.train import RunFolderError, TrainConfig
-from handkit.train.config import read_config_file
+from handkit.train import RunFolderError
+from handkit.train.config import run_config
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -49,7 +49,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         writer.writerows(rows)
     print("\n".join(format_table(rows, distance, title=f"{args.run} ({args.split} split, "
                                  "unlabelled frames; mm, F in [0, 1])")))
-    config = TrainConfig.from_dict(read_config_file(args.run / "config.json"))
-    print("\n".join(paper_rows_lines(config.dataset, args.split)))
+    print("\n".join(paper_rows_lines(run_config(args.run).dataset, args.split)))
     print(f"written: {out}.json, {out}.csv", file=sys.stderr)
     return 0

@@ -153,7 +153,6 @@ def write_figures(table: str | Path, out: str | Path, *, lambda_align: float = 0
     for name, (distance, title) in FIGURES.items():
         fig = sweep_slice_figure(rows, against="label_every", methods=FIGURE_METHODS,
                                  distance=distance, log_x=True, title=title)
-        fig.update_layout(width=None, height=None)  # write_png sizes it
         notes.append(write_png(fig, out / f"{name}.png", width=640, height=420))
     return notes
 

@@ -37,30 +37,21 @@ from typing import Any
 
 import numpy as np
 
-from handkit.data.datasets import DATASET_DEFAULTS, paper_table1
+from handkit.data.datasets import DATASET_DEFAULTS, TABLE1_COLUMNS
 from handkit.data.synth_params import SynthParams
-from handkit.data.synthetic import default_dataset_path, generate_dataset
+from handkit.data.synthetic import generate_dataset
 from handkit.data.video_format import INDEX_FILE, VideoDataset
 from handkit.evaluation import evaluate_split, table_rows
 from handkit.metrics import METRIC_KEYS
 from handkit.train import TrainConfig, input_transform, load_run, open_reader, train
 from handkit.train.checkpoint import FINAL
 
-#: Paper, Table I (Sec. V-C): test rows, mm (F-scores in [0, 1]).
-PAPER_TABLE1 = {
-    "Mini-HO-3D": {
-        "Baseline": (0.483, 0.944, 64.813, 10.688, 65.507, 39.424, 46.351, 10.892),
-        "Baseline + Align": (0.459, 0.940, 62.337, 11.105, 63.013, 40.169, 45.275, 11.272),
-        "Propagation": (0.677, 0.977, 43.083, 7.825, 44.014, 39.723, 38.426, 7.681),
-    },
-    "Mini-InterHand": {
-        "Baseline": (0.457, 0.935, 40.349, 10.490, 41.282, 26.291, 21.555, 11.914),
-        "Baseline + Align": (0.465, 0.937, 39.257, 10.353, 40.242, 23.270, 20.300, 11.821),
-        "Propagation": (0.573, 0.938, 20.480, 9.646, 22.153, 19.981, 18.288, 11.837),
-    },
-}
+#: Paper, Table I (Sec. V-C): test rows, mm (F-scores in [0, 1]), by data set title; the numbers
+#: live in :data:`handkit.data.datasets.DATASET_DEFAULTS`.
+PAPER_TABLE1 = {defaults.title: dict(defaults.paper_table1["test"])
+                for defaults in DATASET_DEFAULTS.values() if defaults.paper_table1}
 #: The paper's column order (Table I) as :mod:`handkit.metrics` keys.
-COLUMNS = ("f5", "f15", "mpvpe", "mpvpe_p", "mpjpe", "mpjpe_t", "mpjpe_sd", "mpjpe_p")
+COLUMNS = TABLE1_COLUMNS
 COLUMN_TITLES = ("F@5", "F@15", "MPVPE", "MPVPE (P)", "MPJPE", "MPJPE (T)", "MPJPE (SD)",
                  "MPJPE (P)")
 #: Table I rows: (row name, which trained predictor, inference mode).
@@ -208,17 +199,13 @@ def evaluate_run(folder: str | Path, *, splits: Sequence[str] = ("test", "train"
     if config.dataset != "synthetic" and (data is not None or train_videos is not None):
         raise ValueError(f"data= and train_videos= apply to synthetic runs; this run trained on "
                          f"{config.dataset!r} (its data_root is in its config)")
-    if data is None and config.dataset == "synthetic":
-        data = default_dataset_path() if config.data == "synthetic" else config.data
     seed = config.seed if seed is None else seed
     rows, by_distance = [], []
     for split in splits:
-        if data is None:  # a real set: the reader and the crops of the run's config
-            reader = open_reader(config, split)
-        else:
-            reader = VideoDataset(data, split, label_every=config.label_every)
-        if split == "train" and train_videos is not None:
-            reader = VideoDataset(data, split, label_every=config.label_every,
+        reader = (open_reader(config, split) if data is None  # the run's own data set
+                  else VideoDataset(data, split, label_every=config.label_every))
+        if split == "train" and train_videos is not None:  # a synthetic set (checked above)
+            reader = VideoDataset(reader.root, split, label_every=config.label_every,
                                   videos=reader.video_ids[:train_videos])
         transform = input_transform(config, reader, training=False)
         results = {}
@@ -336,7 +323,7 @@ def format_table(rows: Sequence[dict], distance_rows: Sequence[dict], *, title: 
     there are several), then test MPJPE by distance to the nearest label."""
     seeds = sorted({r["seed"] for r in rows})
     width = NAME_WIDTH
-    header = f"{'method':<{width}}" + "".join(f"{t:>11}" for t in COLUMN_TITLES)
+    header = _header("method", width)
     if len(seeds) > 1:
         header += "".join(f"{'seed ' + str(s):>9}" for s in seeds)
     lines = [title, ""]
@@ -377,13 +364,21 @@ def _distance_lines(distance_rows: Sequence[dict], width: int) -> list[str]:
     return lines + [f"{'(frames)':<{width}}" + "".join(f"{c:>11}" for c in counts)]
 
 
+def _header(first: str, width: int) -> str:
+    return f"{first:<{width}}" + "".join(f"{t:>11}" for t in COLUMN_TITLES)
+
+
+def _paper_row(name: str, values: Sequence[float], width: int) -> str:
+    """One of the paper's rows: ``values`` in :data:`COLUMNS` order."""
+    return f"{name:<{width}}" + "".join(f"{_cell(v, k):>11}"
+                                        for v, k in zip(values, COLUMNS, strict=True))
+
+
 def _paper_lines(width: int) -> list[str]:
     lines = ["The paper's Table I, test rows (real data, K = 128), for reference"]
     for dataset, rows in PAPER_TABLE1.items():
-        lines.append(f"{dataset:<{width}}" + "".join(f"{t:>11}" for t in COLUMN_TITLES))
-        for name, values in rows.items():
-            lines.append(f"  {name:<{width - 2}}" + "".join(
-                f"{_cell(v, k):>11}" for v, k in zip(values, COLUMNS, strict=True)))
+        lines.append(_header(dataset, width))
+        lines += [_paper_row(f"  {name}", values, width) for name, values in rows.items()]
     return lines
 
 
@@ -392,13 +387,11 @@ def paper_rows_lines(dataset: str, split: str) -> list[str]:
     sit below a run's own rows (empty for the synthetic set, or a split Table I lacks)."""
     if dataset == "synthetic" or split not in ("test", "train"):
         return []
-    rows = paper_table1(dataset, split)
     title = DATASET_DEFAULTS[dataset].title
     lines = [f"The paper's Table I, {title}, {split} videos (K = 128), beside yours",
-             f"{'method':<{NAME_WIDTH}}" + "".join(f"{t:>11}" for t in COLUMN_TITLES)]
-    for name, values in rows.items():
-        lines.append(f"{name:<{NAME_WIDTH}}" + "".join(f"{_cell(values[k], k):>11}"
-                                                      for k in COLUMNS))
+             _header("method", NAME_WIDTH)]
+    lines += [_paper_row(name, values, NAME_WIDTH)
+              for name, values in DATASET_DEFAULTS[dataset].paper_table1[split].items()]
     return lines + [""]
 
 

@@ -6,7 +6,7 @@
 """
 
 from handkit.train.checkpoint import load_checkpoint, save_checkpoint
-from handkit.train.config import STAGES, TrainConfig, load_config
+from handkit.train.config import STAGES, TrainConfig, load_config, run_config
 from handkit.train.runner import (
     ORDER,
     RunFolderError,
@@ -49,6 +49,7 @@ __all__ = [
     "load_run",
     "input_transform",
     "open_reader",
+    "run_config",
     "read_curves",
     "same_weights",
     "save_checkpoint",

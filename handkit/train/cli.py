@@ -26,7 +26,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from handkit.losses import LossConfig
-from handkit.train.config import TrainConfig, load_config, read_config_file
+from handkit.train.config import TrainConfig, load_config, run_config
 from handkit.train.runner import RunFolderError, train
 from handkit.train.steps import TrainingDiverged
 
@@ -84,8 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config_path = args.pop("config")
     try:
         if resume and config_path is None and (out / "config.json").is_file():
-            config = TrainConfig.from_dict(read_config_file(out / "config.json"))
-            config = config.with_overrides(args)
+            config = run_config(out).with_overrides(args)
         else:
             config = load_config(config_path, args)
         result = train(config, out, resume=resume, force=force, progress=not quiet,

@@ -218,6 +218,14 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return values
 
 
+def run_config(folder: str | Path) -> TrainConfig:
+    """The config a run folder was trained with (its ``config.json``)."""
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no config.json in {folder}: not a run folder")
+    return TrainConfig.from_dict(read_config_file(path))
+
+
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None
                 ) -> TrainConfig:
     """Defaults, then the file at ``path`` (if any), then ``overrides``."""

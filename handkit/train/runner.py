@@ -38,8 +38,6 @@ from handkit.data.batch import FrameBatch, FrameDataset, PairBatch, PairDataset
 from handkit.data.datasets import network_input, open_dataset
 from handkit.data.frames import VideoFrames
 from handkit.data.pairs import LabelledFrameSampler, LabelledPairSampler, PairSampler
-from handkit.data.synthetic import default_dataset_path
-from handkit.data.video_format import VideoDataset
 from handkit.models import HandPredictor, PoseAligner
 from handkit.train import distributed
 from handkit.train.checkpoint import FINAL, LATEST, load_checkpoint, save_checkpoint
@@ -112,11 +110,11 @@ def open_reader(config: TrainConfig, split: str | None = None) -> VideoFrames:
     """A split (default: the training split, ``config.split``) of the config's data set: the
     shipped sample set for ``data="synthetic"``, a synthetic folder, or a real set
     (:func:`handkit.data.datasets.open_dataset` with ``data_root`` and ``mano_root``)."""
-    split = config.split if split is None else split
-    if config.dataset == "synthetic":
-        root = default_dataset_path() if config.data == "synthetic" else Path(config.data)
-        return VideoDataset(root, split, label_every=config.label_every)
-    return open_dataset(config.dataset, split, root=config.data_root,
+    if config.dataset != "synthetic":
+        root = config.data_root
+    else:  # None: the shipped sample set
+        root = None if config.data == "synthetic" else config.data
+    return open_dataset(config.dataset, config.split if split is None else split, root=root,
                         label_every=config.label_every, mano_root=config.mano_root)
 
 

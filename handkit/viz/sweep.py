@@ -12,6 +12,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
+from handkit.viz.results import METHOD_COLOURS
+
 
 def sweep_figure(rows: Sequence[Mapping[str, Any]], *, swept: Sequence[str],
                  metrics: Sequence[str], title: str = "") -> go.Figure:
@@ -114,13 +116,6 @@ def _screenshot(fig: go.Figure, out: Path, *, chromium: str, width: int, height:
             browser.close()
 
 
-#: Colours of the methods (shared with the Table I figures).
-def _colour(method: str) -> str | None:
-    from handkit.viz.results import METHOD_COLOURS
-
-    return METHOD_COLOURS.get(method)
-
-
 def metric_column(method: str, distance: str = "all") -> str:
     """The ``results.csv`` column of a method's MPJPE: over all unlabelled frames ("all") or in
     a distance bin ("1-15", ...), as notebook 08 writes them."""
@@ -145,7 +140,7 @@ def sweep_slice_figure(rows: Sequence[Mapping[str, Any]], *, against: str,
         column = metric_column(method, distance)
         y = [None if row.get(column) is None else round(float(row[column]), 1) for row in rows]
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=method,
-                                 line=dict(color=_colour(method))))
+                                 line=dict(color=METHOD_COLOURS.get(method))))
     frames = "all unlabelled frames" if distance == "all" else f"|u − N(u)| in {distance}"
     fig.update_layout(title=title, template="plotly_white", height=380, width=460,
                       xaxis_title=against, yaxis_title=f"MPJPE (mm), {frames}",

@@ -13,7 +13,6 @@ the line above them lists every run of the session, so runs can be compared.
 from __future__ import annotations
 
 import html
-import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from handkit.train import (
     TrainingDiverged,
     open_reader,
     read_curves,
+    run_config,
     train,
 )
 from handkit.viz.curves import stage_curves_figure
@@ -106,7 +106,7 @@ def evaluate_training_run(folder: str | Path, *, split: str = "val",
         methods: rows of :data:`handkit.table1.ROWS` to keep.
     """
     folder = Path(folder)
-    config = _with_label_every(TrainConfig.from_dict(_read_json(folder / "config.json")))
+    config = _with_label_every(run_config(folder))
     rows, distance_rows = evaluate_run(folder, splits=(split,), vertices=False, progress=False)
     missing = [m for m in methods if m not in {r["method"] for r in rows}]
     if missing:
@@ -129,12 +129,6 @@ def evaluate_training_run(folder: str | Path, *, split: str = "val",
         final_loss={stage: float(columns["total"][-1]) for stage, columns in curves.items()},
         result_figure=result_figure, curves_figure=curves_figure,
     )
-
-
-def _read_json(path: Path) -> dict:
-    if not path.is_file():
-        raise FileNotFoundError(f"no {path.name} in {path.parent}: not a run folder")
-    return json.loads(path.read_text())
 
 
 def _history_html(runs: Sequence[TrainingRun]) -> str:
