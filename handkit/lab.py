@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from handkit.files import write_text_atomic
+
 #: The committed notebooks, relative to the repository root.
 SOURCE_DIR = Path("notebooks")
 #: Where the working copies go by default (git-ignored).
@@ -93,13 +95,6 @@ def _read_manifest(copies_dir: Path) -> dict[str, str]:
     return manifest if isinstance(manifest, dict) else {}
 
 
-def _write_json_atomic(path: Path, value: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(value, handle, indent=2, sort_keys=True)
-    os.replace(handle.name, path)
-
-
 def _copy_atomic(source: Path, target: Path) -> None:
     with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as handle:
         handle.write(source.read_bytes())
@@ -151,7 +146,7 @@ def prepare_copies(source_dir: Path, copies_dir: Path, *, reset: Sequence[str] |
                 report.copied.append(name)
         elif manifest.get(name) not in (None, digest):
             report.outdated.append(name)
-    _write_json_atomic(copies_dir / MANIFEST, manifest)
+    write_text_atomic(copies_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
     return report
 
 

@@ -6,12 +6,12 @@ import json
 import math
 import os
 import random
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import plotly.io as pio
 import torch
+
+from handkit.files import write_text_atomic
 
 
 def setup(seed: int, threads: int | None = None) -> None:
@@ -52,10 +52,6 @@ def _plain(value):
 
 def write_results(path: str | os.PathLike, results: dict) -> dict:
     """Write a notebook's key results to ``path`` as JSON (atomically); return what was written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     plain = _plain(results)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(plain, handle, indent=2, sort_keys=True)
-    os.replace(handle.name, path)
+    write_text_atomic(path, json.dumps(plain, indent=2, sort_keys=True))
     return plain

@@ -80,6 +80,7 @@ from handkit.experiments import (
     run_notebook,
     scalar_numbers,
 )
+from handkit.files import write_text_atomic
 from handkit.viz.sweep import sweep_figure, write_png
 
 try:
@@ -319,13 +320,6 @@ def threads_per_worker(workers: int, threads: int) -> int:
     return max(1, threads // workers)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file, so readers never see half of it."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _init_worker(environment: Mapping[str, str]) -> None:
     os.environ.update(environment)
 
@@ -353,7 +347,7 @@ def _run_point(notebook: str, point_dir: str, parameters: dict[str, Any],
                       message=f"{notebook_path.name}: {type(error).__name__}: {error}")
     record["seconds"] = round(time.perf_counter() - start, 2)
     record["finished"] = datetime.now().isoformat(timespec="seconds")
-    _write_atomic(folder / POINT_FILE, json.dumps(record, indent=2, default=repr) + "\n")
+    write_text_atomic(folder / POINT_FILE, json.dumps(record, indent=2, default=repr) + "\n")
     return record
 
 
@@ -493,7 +487,7 @@ def run_sweep(
         "omp_num_threads_per_worker": threads or os.environ.get("OMP_NUM_THREADS"),
         "command": command, "started": datetime.now().isoformat(timespec="seconds"),
     }
-    _write_atomic(out_dir / SWEEP_FILE, json.dumps(description, indent=2, default=repr) + "\n")
+    write_text_atomic(out_dir / SWEEP_FILE, json.dumps(description, indent=2, default=repr) + "\n")
     say = log or (lambda line: None)
     say(f"sweep of {plan.notebook.name}: {len(plan.points)} points, "
         f"{len(plan.points) - len(todo)} already done, {len(todo)} to run on {max(parallel, 1)} "
@@ -519,7 +513,7 @@ def run_sweep(
     description.update(finished=datetime.now().isoformat(timespec="seconds"),
                        points=len(ordered), ran=len(todo),
                        failed=sum(not outcome.ok for outcome in ordered))
-    _write_atomic(out_dir / SWEEP_FILE, json.dumps(description, indent=2, default=repr) + "\n")
+    write_text_atomic(out_dir / SWEEP_FILE, json.dumps(description, indent=2, default=repr) + "\n")
     return SweepOutcome(out_dir, ordered, csv_path, figure_path, png_note)
 
 
@@ -528,7 +522,7 @@ def _write_table_and_figure(plan: SweepPlan, outcomes: Sequence[PointOutcome], o
     """results.csv, results.html and (where possible) results.png: (csv, html, PNG note)."""
     columns, rows = results_rows(plan, outcomes)
     csv_path = out_dir / RESULTS_CSV
-    _write_atomic(csv_path, _csv_text(columns, rows))
+    write_text_atomic(csv_path, _csv_text(columns, rows))
     first_metric = len(plan.grid) + len(plan.fixed) + len(STATUS_COLUMNS)
     failed = sum(not outcome.ok for outcome in outcomes)
     fig = sweep_figure(rows, swept=list(plan.grid),
@@ -537,7 +531,7 @@ def _write_table_and_figure(plan: SweepPlan, outcomes: Sequence[PointOutcome], o
                        + (f" ({failed} failed point(s) left out)" if failed else ""))
     figure_path = out_dir / FIGURE_HTML
     # plotly.js inside the file (4.6 MB): the figure opens offline and in CI artifacts
-    _write_atomic(figure_path, fig.to_html(include_plotlyjs=True, full_html=True))
+    write_text_atomic(figure_path, fig.to_html(include_plotlyjs=True, full_html=True))
     return csv_path, figure_path, write_png(fig, out_dir / FIGURE_PNG)
 
 
