@@ -16,6 +16,7 @@ from handkit.data.record import FrameRecord
 from handkit.mano.layer import ManoLayer
 from handkit.mano.synthetic import load_synthetic_model
 from handkit.npz import write_npz
+from tests.set_compare import sha256, tree_differences
 
 SMALL = dict(num_videos=3, num_frames=20, size=24, seed=5, label_every=8, show_progress=False)
 
@@ -30,10 +31,20 @@ def layer() -> ManoLayer:
     return ManoLayer(use_pca=False, flat_hand_mean=True, center_idx=0, dtype=torch.float64)
 
 
-def _files(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+#: Annotations that must match exactly when a set is generated again on another machine.
+EXACT_ARRAYS = ("labelled",)
+
+
+def _copy_set(root: Path, copy: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            (copy / path.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / path.relative_to(root)).write_bytes(path.read_bytes())
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    """File name -> sha256: a small summary to assert on (never the bytes themselves)."""
+    return {str(p.relative_to(root)): sha256(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_reader_gives_records_with_labels_on_the_grid(dataset):
@@ -149,8 +160,10 @@ def test_occluders_cover_frames_and_leave_the_mask(layer):
 
 
 def test_same_seed_same_bytes_other_seed_other_frames(dataset, tmp_path):
+    """Byte for byte on the same machine, in the same process (another CPU: within tolerances,
+    see test_documented_command_reproduces_the_shipped_set)."""
     again = synthetic.generate_dataset(tmp_path / "again", **SMALL)
-    assert _files(again) == _files(dataset)
+    assert _hashes(again) == _hashes(dataset)
     other = synthetic.generate_dataset(tmp_path / "other", **{**SMALL, "seed": 6, "num_videos": 1})
     a = np.load(dataset / "videos/synth_000/frames.npz")["frames"]
     b = np.load(other / "videos/synth_000/frames.npz")["frames"]
@@ -246,9 +259,7 @@ def test_reader_errors_name_the_file(dataset, tmp_path):
 
 def test_reader_checks_the_labelled_grid(dataset, tmp_path):
     copy = tmp_path / "copy"
-    for name, data in _files(dataset).items():
-        (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        (copy / name).write_bytes(data)
+    _copy_set(dataset, copy)
     video = video_format.read_video(copy / "videos" / "synth_000")
     wrong = labelled_mask(20, 4)
     write_npz(
@@ -276,7 +287,7 @@ def _documented_command() -> list[str]:
 
 
 def test_documented_command_reproduces_the_shipped_set(tmp_path, monkeypatch):
-    """index.json byte for byte, the npz writer, and the last video rendered again (the others
+    """index.json's values, the npz writer, and the last video rendered again (the others
     are read back from the shipped set to keep the test fast)."""
     shipped = synthetic.default_dataset_path()
     args = _documented_command()
@@ -292,7 +303,35 @@ def test_documented_command_reproduces_the_shipped_set(tmp_path, monkeypatch):
 
     monkeypatch.setattr(synthetic, "make_video", make_video)
     assert synthetic.main(args) == 0
-    assert _files(tmp_path / "again") == _files(shipped)
+    # Within tolerances, not byte for byte: on another CPU (another SIMD path) the rendered
+    # video differs by a grey level in a few pixels and its floats in the last bits.
+    assert tree_differences(tmp_path / "again", shipped, exact=EXACT_ARRAYS) == []
+
+
+def test_set_comparison_names_what_differs_and_fails_fast(tmp_path):
+    """A changed pixel value, label or float beyond its tolerance is reported in one short line
+    each (and the comparison of a multi-megabyte set never hands pytest the arrays to diff)."""
+    shipped = synthetic.default_dataset_path() / "videos" / "synth_000"
+    copy = tmp_path / "synth_000"
+    copy.mkdir()
+    with np.load(shipped / "annotations.npz") as stored:
+        arrays = dict(stored)
+    with np.load(shipped / "frames.npz") as stored:
+        frames = stored["frames"].copy()
+    arrays["labelled"][1] = True
+    arrays["joints"][5, 3, 0] += 1e-6
+    frames[0, 0, 0, 0] ^= 8
+    write_npz(copy / "annotations.npz", arrays)
+    write_npz(copy / "frames.npz", {"frames": frames})
+    problems = tree_differences(copy, shipped, exact=EXACT_ARRAYS)
+    assert len(problems) == 3 and all(len(line) < 200 for line in problems), problems
+    assert [any(word in line for line in problems)
+            for word in ("[labelled]: differs", "[joints]: 1 of", "up to 8")] == [True] * 3
+    frames[0, 0, 0, 0] ^= 8
+    frames.reshape(-1)[:10] ^= 1  # one grey level in 10 of 3.7 M values: within tolerance
+    write_npz(copy / "frames.npz", {"frames": frames})
+    assert tree_differences(copy, shipped, exact=EXACT_ARRAYS) == [
+        line for line in problems if "frames.npz" not in line]
 
 
 def test_cli_generator_flags_and_split_fractions_go_into_index_json(tmp_path):
@@ -358,9 +397,7 @@ def test_synth_params_are_checked():
 
 def test_truncated_files_are_named(dataset, tmp_path):
     copy = tmp_path / "copy"
-    for name, data in _files(dataset).items():
-        (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        (copy / name).write_bytes(data)
+    _copy_set(dataset, copy)
     frames = copy / "videos" / "synth_001" / "frames.npz"
     frames.write_bytes(frames.read_bytes()[:500])  # a partial copy
     with pytest.raises(ValueError, match="synth_001/frames.npz: cannot read this .npz archive"):

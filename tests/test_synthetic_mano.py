@@ -9,6 +9,7 @@ import torch
 from handkit.mano import synthetic
 from handkit.mano.layer import ManoLayer
 from handkit.mano.model import MANO_PARENTS, NUM_FACES, NUM_VERTS, TIP_VERTEX_IDS
+from tests.set_compare import npz_differences
 
 #: MANO joints of each finger (base, middle, end) and its right-hand tip vertex.
 FINGERS = {"thumb": ((13, 14, 15), 745), "index": ((1, 2, 3), 317), "middle": ((4, 5, 6), 444),
@@ -352,12 +353,42 @@ def test_shipped_file_loads_as_the_built_model(model):
         synthetic.load_synthetic_model("both")
 
 
-def test_regenerating_gives_the_shipped_bytes(tmp_path):
-    """Builds the model again (about 2 s) through the command line entry point."""
+def _recut_quads(got: np.ndarray, want: np.ndarray) -> list[tuple[list[int], list[int]]]:
+    """The quads whose two triangles differ between two face arrays, as the diagonal each
+    array cuts them along; fails if a differing face is not one of two triangles covering the
+    same quad."""
+    rows = np.flatnonzero((got != want).any(axis=1))
+    quads = []
+    while len(rows):
+        first = rows[0]
+        assert len(rows) > 1 and rows[1] == first + 1, f"face {first} differs alone"
+        pair, shipped = got[first:first + 2], want[first:first + 2]
+        assert len(set(pair.ravel())) == 4 and set(pair.ravel()) == set(shipped.ravel()), first
+        quads.append(tuple(sorted(int(v) for v in set(tri[0]) & set(tri[1]))
+                           for tri in (pair, shipped)))
+        rows = rows[2:]
+    return quads
+
+
+def test_regenerating_gives_the_shipped_model(tmp_path):
+    """Builds the model again (about 2 s) through the command line entry point.
+
+    On the machine that wrote the shipped file the bytes are the same. On another CPU the last
+    bits of a vector norm differ, and a quad whose two diagonals are equal to ~1e-9 may be cut
+    along the other one: the same surface, two triangles numbered differently (seen on an AMD
+    EPYC: 5 of the mesh's quads). So the arrays are compared at a tolerance, the faces exactly up
+    to such re-cut symmetric quads, never the bytes."""
     out = tmp_path / "regenerated.npz"
     assert synthetic.main(["--out", str(out)]) == 0
-    shipped = synthetic._default_asset_path().read_bytes()
-    assert out.read_bytes() == shipped
-    assert len(shipped) < 1_000_000
-    with np.load(out, allow_pickle=False) as arrays:
-        assert set(arrays.files) == set(synthetic.ManoModel.SHAPES)
+    shipped = synthetic._default_asset_path()
+    assert shipped.stat().st_size < 1_000_000
+    problems = npz_differences(out, shipped, exact=("faces", "parents"))
+    assert [line for line in problems if "[faces]" not in line] == []
+    with np.load(out, allow_pickle=False) as got, np.load(shipped, allow_pickle=False) as want:
+        assert set(got.files) == set(synthetic.ManoModel.SHAPES)
+        quads = _recut_quads(got["faces"], want["faces"])
+        points = want["v_template"].astype(np.float64)
+    assert len(quads) <= 20, f"{len(quads)} quads cut differently"
+    for ours, theirs in quads:
+        lengths = [np.linalg.norm(points[i] - points[j]) for i, j in (ours, theirs)]
+        assert ours != theirs and lengths[0] == pytest.approx(lengths[1], rel=1e-5), quads
