@@ -10,8 +10,6 @@ on Mini-HO-3D or Mini-InterHand also prints the paper's Table I rows for that se
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +17,7 @@ from pathlib import Path
 from handkit.table1 import evaluate_run, format_table, paper_rows_lines
 from handkit.train import RunFolderError
 from handkit.train.config import run_config
+from handkit.train.folder import evaluation_lock, write_evaluation
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,21 +31,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="joint columns only (faster; no MPVPE or F-scores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        rows, distance = evaluate_run(args.run, splits=(args.split,), train_videos=args.videos,
-                                      vertices=not args.no_vertices, progress=not args.quiet)
+    try:  # the run folder is locked: no training or other evaluation writes into it meanwhile
+        with evaluation_lock(args.run):
+            rows, distance = evaluate_run(args.run, splits=(args.split,), train_videos=args.videos,
+                                          vertices=not args.no_vertices, progress=not args.quiet)
+            write_evaluation(args.run, args.split, rows, distance)
     except (FileNotFoundError, ValueError, RunFolderError) as error:
         print(f"handkit evaluate: {error}", file=sys.stderr)
         return 1
     if args.videos is not None and args.split != "train":
         print("handkit evaluate: --videos applies to the train split only", file=sys.stderr)
     out = args.run / f"evaluation-{args.split}"
-    out.with_suffix(".json").write_text(json.dumps({"rows": rows, "distance_rows": distance},
-                                                   indent=2) + "\n")
-    with out.with_suffix(".csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     print("\n".join(format_table(rows, distance, title=f"{args.run} ({args.split} split, "
                                  "unlabelled frames; mm, F in [0, 1])")))
     print("\n".join(paper_rows_lines(run_config(args.run).dataset, args.split)))

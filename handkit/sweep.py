@@ -34,6 +34,14 @@ Re-running the same command skips every point whose ``point.json`` says "ok" for
 notebook name and parameters and whose JSON is still there; failed and new points run. (A
 changed notebook alone does not redo finished points: delete their folders, or the folder.)
 
+**One sweep per folder.** A sweep folder belongs to one notebook, one set of fixed values and
+one set of swept names (recorded in ``sweep.json``): a sweep with other ones (``-p num_pairs
+50`` over a sweep made with 100) is refused with one line; choose another ``--out``. Values
+may be added to the swept names (new points run, done ones are kept). While a sweep runs it
+holds the folder's lock (:func:`handkit.files.folder_lock`): a second sweep into the same folder
+stops at once with one line naming the holder. Temporaries an interrupted sweep left are
+removed on the next run (one line says so).
+
 **Workers and threads.** ``--workers N`` runs N points at once, each in its own process (spawned;
 papermill changes the process's working directory, so threads cannot share one) starting its
 own kernel. The caller's threads T are ``OMP_NUM_THREADS`` if set, else the CPUs this process
@@ -80,7 +88,13 @@ from handkit.experiments import (
     run_notebook,
     scalar_numbers,
 )
-from handkit.files import write_text_atomic
+from handkit.files import (
+    FolderInUseError,
+    folder_lock,
+    remove_stale_temporaries,
+    removed_note,
+    write_text_atomic,
+)
 from handkit.viz.sweep import sweep_figure, write_png
 
 try:
@@ -467,15 +481,51 @@ def run_sweep(
         a :class:`SweepOutcome`; failed points are in ``.failed`` (nothing is raised for them).
 
     Raises:
-        ValueError, FileNotFoundError: the sweep is refused before any run (:func:`plan_sweep`).
+        ValueError, FileNotFoundError: the sweep is refused before any run (:func:`plan_sweep`,
+            or ``out_dir`` holds a sweep of another notebook, fixed values or swept names).
         NotebookRunError: the kernel is not installed.
+        FolderInUseError: another sweep is running into ``out_dir``.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     plan = plan_sweep(notebook, grid, fixed)
     kernel_options(kernel)
     out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(out_dir, what="handkit sweep"):
+        check_same_sweep(out_dir, plan)
+        removed = remove_stale_temporaries(out_dir, *(out_dir / p.folder for p in plan.points))
+        note = removed_note(removed, out_dir)
+        if note and log:
+            log(note)
+        return _run_locked(plan, out_dir, workers=workers, kernel=kernel, progress=progress,
+                           log=log, command=command, cell_timeout=cell_timeout)
+
+
+def _sweep_identity(notebook: str, fixed: Any, grid: Any) -> dict[str, Any]:
+    return {"notebook": Path(str(notebook)).name, "fixed": json.loads(_canonical(fixed)),
+            "swept names": sorted(grid)}
+
+
+def check_same_sweep(out_dir: Path, plan: SweepPlan) -> None:
+    """Refuse (ValueError, one line) a sweep into a folder whose ``sweep.json`` records another
+    notebook, other fixed values or other swept names."""
+    try:
+        recorded = json.loads((out_dir / SWEEP_FILE).read_text())
+        earlier = _sweep_identity(recorded["notebook"], recorded["fixed"], recorded["grid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no sweep there yet (or no readable record: nothing to compare with)
+    now = _sweep_identity(str(plan.notebook), plan.fixed, plan.grid)
+    if earlier != now:
+        differs = [key for key in now if now[key] != earlier[key]]
+        shown = "; ".join(f"{key} {earlier[key]} there, {now[key]} now" for key in differs)
+        raise ValueError(f"{out_dir} holds another sweep ({shown}); a sweep folder keeps one "
+                         f"notebook, fixed values and swept names: choose another --out")
+
+
+def _run_locked(plan: SweepPlan, out_dir: Path, *, workers: int, kernel: str | None,
+                progress: bool, log: Callable[[str], None] | None, command: str | None,
+                cell_timeout: float | None) -> SweepOutcome:
+    """:func:`run_sweep` once the folder is locked and checked."""
     outcomes = {point.folder: _earlier_outcome(point, out_dir / point.folder, plan.notebook)
                 for point in plan.points}
     todo = [point for point in plan.points if outcomes[point.folder] is None]
@@ -603,7 +653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             command=shlex.join(["python", "-m", "handkit", "sweep", *argv]),
             cell_timeout=args.cell_timeout,
         )
-    except (ValueError, FileNotFoundError, NotebookRunError) as error:
+    except (ValueError, FileNotFoundError, NotebookRunError, FolderInUseError) as error:
         print(f"handkit sweep: refused: {error}", file=sys.stderr)
         return 1
     print(format_sweep_table(outcome))

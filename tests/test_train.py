@@ -143,8 +143,9 @@ def test_a_finished_run_is_not_overwritten_without_force(tmp_path):
     (folder / "notes.txt").write_text("mine")
     with pytest.raises(RunFolderError, match="already holds a finished run"):
         train(config, folder, progress=False)
-    with pytest.raises(RunFolderError, match="another config"):
-        train(TrainConfig(**{**TINY, "seed": 3}), folder, resume=True, progress=False)
+    with pytest.raises(RunFolderError, match=r"holds a finished run \(final.pt\): nothing to "
+                                             r"resume"):
+        train(config, folder, resume=True, progress=False)
     train(config, folder, force=True, progress=False)
     assert (folder / "notes.txt").read_text() == "mine"  # force removes only run files
     with pytest.raises(RunFolderError, match="nothing to resume"):
@@ -196,5 +197,8 @@ def test_command_line_trains_and_resumes(tmp_path, capsys):
     assert saved["loss"]["lambda_align"] == 0.5 and saved["stage1_steps"] == 2
     assert train_main(flags) == 1
     assert "already holds a finished run" in capsys.readouterr().err
+    assert train_main(["--out", str(folder), "--resume"]) == 1
+    assert "holds a finished run (final.pt): nothing to resume" in capsys.readouterr().err
+    assert train_main([*flags, "--force", "--stop-after", "1"]) == 0
     assert train_main(["--out", str(folder), "--stage1-steps", "0", "--resume"]) == 1
     assert "another config" in capsys.readouterr().err

@@ -26,9 +26,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import math
+import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -41,6 +43,13 @@ from handkit import render
 from handkit.data.pairs import labelled_mask
 from handkit.data.synth_params import PARAM_HELP, SynthParams
 from handkit.data.video_format import INDEX_FILE, VideoArrays, make_index, write_index, write_video
+from handkit.files import (
+    FolderInUseError,
+    folder_lock,
+    remove_stale_temporaries,
+    removed_note,
+    temporary_name,
+)
 from handkit.geometry import intrinsics
 from handkit.mano.layer import ManoLayer
 from handkit.mano.model import ManoModel
@@ -355,6 +364,7 @@ def generate_dataset(
     force: bool = False,
     show_progress: bool = True,
     model: ManoModel | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> Path:
     """Render a data set into ``out`` (format: :mod:`handkit.data.video_format`).
 
@@ -366,6 +376,11 @@ def generate_dataset(
     split fractions (see :func:`split_counts`) too, as ``generator.split_fractions``, when they
     are not the defaults (a set without that key used 1/6 and 1/6, so older sets keep their
     bytes).
+
+    One process at a time writes a given ``out``: the hidden lock file ``.NAME.handkit.lock``
+    next to it (:func:`handkit.files.folder_lock`; :class:`handkit.files.FolderInUseError`
+    names the holder). The temporary folder is ``.handkit-tmp-NAME.XXXXXXXX`` next to ``out``;
+    one left by a killed run is removed by the next run into ``out`` (``log`` says so).
     """
     out = Path(out)
     params = SynthParams() if params is None else params
@@ -378,6 +393,39 @@ def generate_dataset(
         if int(value) != value or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
     split_counts(num_videos, val_fraction=val_fraction, test_fraction=test_fraction)  # checks
+    lock = out.parent / f".{out.name}.handkit.lock"
+    with folder_lock(out, what="handkit data synth", lock_file=lock):
+        note = removed_note(_remove_stale(out), out.parent)
+        if note and log:
+            log(note)
+        return _generate(out, num_videos=num_videos, num_frames=num_frames, size=size, seed=seed,
+                         label_every=label_every, params=params, val_fraction=val_fraction,
+                         test_fraction=test_fraction, force=force, show_progress=show_progress,
+                         model=model)
+
+
+#: A temporary folder of earlier versions: ``.NAME.`` and mkdtemp's 8 random characters.
+_LEGACY_TEMP = r"^\.{name}\.[a-z0-9_]{{8}}$"
+
+
+def _remove_stale(out: Path) -> list[tuple[Path, int]]:
+    """Remove the temporary folders a killed run into ``out`` left next to it: the kit's
+    (``.handkit-tmp-NAME.*``) and earlier versions' (``.NAME.XXXXXXXX`` holding nothing but
+    ``videos/`` and ``index.json``)."""
+    removed = remove_stale_temporaries(out.parent, target=out.name)
+    pattern = re.compile(_LEGACY_TEMP.format(name=re.escape(out.name)))
+    for path in sorted(out.parent.iterdir()) if out.parent.is_dir() else []:
+        if (pattern.match(path.name) and path.is_dir() and not path.is_symlink()
+                and {p.name for p in path.iterdir()} <= {"videos", INDEX_FILE}):
+            removed.append((path, sum(p.stat().st_size for p in path.rglob("*") if p.is_file())))
+            shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+def _generate(out: Path, *, num_videos: int, num_frames: int, size: int, seed: int,
+              label_every: int, params: SynthParams, val_fraction: float, test_fraction: float,
+              force: bool, show_progress: bool, model: ManoModel | None) -> Path:
+    """:func:`generate_dataset` once ``out`` is locked."""
     if out.exists() and any(out.iterdir()):
         if not force:
             raise ValueError(f"{out} is not empty; pass force=True (--force) to replace it")
@@ -389,7 +437,7 @@ def generate_dataset(
         use_pca=False, flat_hand_mean=True, center_idx=0, model=model, dtype=torch.float64
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    temp = Path(tempfile.mkdtemp(prefix=temporary_name(out.name), dir=out.parent))
     try:
         videos = []
         with tqdm(
@@ -482,8 +530,9 @@ def main(argv: list[str] | None = None) -> int:
             val_fraction=args.val_fraction,
             test_fraction=args.test_fraction,
             force=args.force,
+            log=lambda line: print(line, file=sys.stderr),
         )
-    except ValueError as error:
+    except (ValueError, FolderInUseError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"wrote {args.videos} videos x {args.frames} frames ({args.size} px) to {out}")

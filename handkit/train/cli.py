@@ -27,7 +27,7 @@ from pathlib import Path
 
 from handkit.losses import LossConfig
 from handkit.train.config import TrainConfig, load_config, run_config
-from handkit.train.runner import RunFolderError, train
+from handkit.train.runner import RunFolderError, print_note, train
 from handkit.train.steps import TrainingDiverged
 
 
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             config = load_config(config_path, args)
         result = train(config, out, resume=resume, force=force, progress=not quiet,
-                       stop_after=stop_after)
+                       stop_after=stop_after, log=print_note)
     except (RunFolderError, TrainingDiverged, ValueError, FileNotFoundError) as error:
         print(f"handkit train: {error}", file=sys.stderr)
         return 1

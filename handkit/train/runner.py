@@ -12,36 +12,57 @@ optimizer, stage and step) is written every ``checkpoint_every`` steps and at th
 stage, so ``resume=True`` continues exactly where an interrupted run stopped: on the CPU, with
 the same number of threads, the resumed run ends with the same weights, bit for bit.
 
-The run folder holds ``config.json``, ``checkpoint.pt`` (latest), ``stage1.pt``, ``control.pt``,
-``final.pt`` (each stage's weights), ``curves/<stage>.csv`` (loss terms every ``log_every``
-steps) and ``run.json`` (what ran, how long).
+The run folder holds ``config.json``, ``checkpoint.pt`` (latest) and ``checkpoint.prev.pt`` (the
+one before), ``stage1.pt``, ``control.pt``, ``final.pt`` (each stage's weights),
+``curves/<stage>.csv`` (loss terms every ``log_every`` steps) and ``run.json`` (what ran, how
+long). One run writes into a folder at a time; ``force`` replaces the old run only at the new
+one's first checkpoint; stale temporaries are removed; contradictory or empty requests are
+refused before the folder is touched: see :mod:`handkit.train.folder`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import csv
-import json
-import math
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from handkit.data.batch import FrameBatch, FrameDataset, PairBatch, PairDataset
-from handkit.data.datasets import network_input, open_dataset
-from handkit.data.frames import VideoFrames
 from handkit.data.pairs import LabelledFrameSampler, LabelledPairSampler, PairSampler
 from handkit.models import HandPredictor, PoseAligner
 from handkit.train import distributed
-from handkit.train.checkpoint import FINAL, LATEST, load_checkpoint, save_checkpoint
-from handkit.train.config import TrainConfig, same_run
+from handkit.train.checkpoint import FINAL, LATEST, save_checkpoint
+from handkit.train.config import TrainConfig
+from handkit.train.folder import (
+    ORDER,
+    RUN_FILES,
+    Curves,
+    RunFolder,
+    RunFolderError,
+    TrainedRun,
+    check_request,
+    load_run,
+    open_folder,
+    write_json,
+)
+from handkit.train.parts import (
+    StepBatches,
+    adam,
+    build_modules,
+    group_rows,
+    input_transform,
+    learning_rate,
+    open_reader,
+)
 from handkit.train.stages import stage_modules, stage_parameters
 from handkit.train.steps import (
     LabelledPairs,
@@ -58,14 +79,8 @@ from handkit.train.steps import (
     targets,
 )
 
-#: Stages in the order they run; "control" starts from stage 1's weights.
-ORDER = ("stage1", "control", "stage2", "stage3")
-#: Files a run writes (``force`` removes these and nothing else).
-RUN_FILES = ("config.json", LATEST, "stage1.pt", "control.pt", FINAL, "run.json")
-
-
-class RunFolderError(RuntimeError):
-    """The run folder holds a run that the call would overwrite, or none to resume."""
+__all__ = ["ORDER", "RUN_FILES", "RunFolderError", "TrainResult", "TrainedRun", "train",
+           "load_run", "open_reader", "input_transform", "build_modules", "learning_rate"]
 
 
 @dataclass
@@ -77,6 +92,8 @@ class TrainResult:
         predictor, aligner: the trained modules (after the last stage run).
         seconds: wall time per stage run in this call.
         finished: whether every stage of the config is done (False after ``stop_after``).
+        notes: what the run said about its folder (stale temporaries removed, the checkpoint
+            it resumed from when the latest was damaged).
     """
 
     folder: Path
@@ -84,91 +101,7 @@ class TrainResult:
     aligner: PoseAligner
     seconds: dict[str, float] = field(default_factory=dict)
     finished: bool = True
-
-
-class _StepBatches(Sampler):
-    """This process's items of each step's global batch, steps start..stop-1: step t's global
-    batch is the stage sampler's epoch t; its groups (see :mod:`handkit.train.distributed`)
-    follow each other."""
-
-    def __init__(self, sampler, start: int, stop: int, groups: list[np.ndarray]) -> None:
-        self.sampler, self.start, self.stop = sampler, start, stop
-        self.positions = np.concatenate(groups)
-
-    def __len__(self) -> int:
-        return max(self.stop - self.start, 0)
-
-    def __iter__(self) -> Iterator[list]:
-        for step in range(self.start, self.stop):
-            self.sampler.set_epoch(step)
-            rows = self.sampler.draw()[self.positions]
-            yield [(*row[:-1], bool(row[-1])) if len(row) == 4 else tuple(row)
-                   for row in rows.tolist()]
-
-
-def open_reader(config: TrainConfig, split: str | None = None) -> VideoFrames:
-    """A split (default: the training split, ``config.split``) of the config's data set: the
-    shipped sample set for ``data="synthetic"``, a synthetic folder, or a real set
-    (:func:`handkit.data.datasets.open_dataset` with ``data_root`` and ``mano_root``)."""
-    if config.dataset != "synthetic":
-        root = config.data_root
-    else:  # None: the shipped sample set
-        root = None if config.data == "synthetic" else config.data
-    return open_dataset(config.dataset, config.split if split is None else split, root=root,
-                        label_every=config.label_every, mano_root=config.mano_root)
-
-
-def input_transform(config: TrainConfig, reader: VideoFrames, *, training: bool):
-    """The per-frame transform making the predictor's input from ``reader``'s frames, or None
-    (:func:`handkit.data.datasets.network_input`: the synthetic frames as they are or resized
-    to ``image_size``; for the real sets a crop around the nearest label's hand box)."""
-    return network_input(config.dataset, image_size=config.image_size, training=training,
-                         reader=reader)
-
-
-def build_modules(config: TrainConfig) -> tuple[HandPredictor, PoseAligner]:
-    """Fresh modules with the seed's initial weights."""
-    torch.manual_seed(config.seed)
-    predictor = HandPredictor(d_off_mm=config.d_off(), mano_root=config.mano_root)
-    aligner = PoseAligner(mano_root=config.mano_root)
-    return predictor, aligner
-
-
-def learning_rate(config: TrainConfig, step: int, steps: int) -> float:
-    """The lr of ``step`` of a stage of ``steps`` steps (constant, or cosine down to 0)."""
-    if config.lr_schedule == "constant":
-        return config.lr
-    return 0.5 * config.lr * (1.0 + math.cos(math.pi * step / max(steps, 1)))
-
-
-def _adam(parameters, config: TrainConfig, device: torch.device) -> torch.optim.Adam:
-    # the fused kernel: the same update as the default, several times faster on CPU (bench model)
-    return torch.optim.Adam(parameters, lr=config.lr, fused=device.type in ("cpu", "cuda"))
-
-
-class _Curves:
-    """``curves/<stage>.csv``: one row of loss terms every ``log_every`` steps."""
-
-    def __init__(self, folder: Path, stage: str, start: int) -> None:
-        self.path = folder / "curves" / f"{stage}.csv"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        kept = []
-        if self.path.is_file() and start > 0:  # resuming: drop rows after the checkpoint
-            with self.path.open(newline="") as handle:
-                kept = [row for row in csv.DictReader(handle) if int(row["step"]) < start]
-        self.rows = kept
-        self._write_all()
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        self._write_all()
-
-    def _write_all(self) -> None:
-        names = list(self.rows[0]) if self.rows else ["step"]
-        with self.path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=names)
-            writer.writeheader()
-            writer.writerows(self.rows)
+    notes: list[str] = field(default_factory=list)
 
 
 class _Run:
@@ -178,7 +111,8 @@ class _Run:
                  stop_after: int | None,
                  on_step: Callable[[str, int, int], None] | None = None) -> None:
         self.ranks = distributed.setup(config.device)
-        self.config, self.folder = config, folder
+        self.config = config
+        self.folder = RunFolder(folder)  # replaced by what prepare() decides
         self.progress = progress and self.ranks.main
         self.on_step = on_step
         self.device = self.ranks.device
@@ -213,7 +147,7 @@ class _Run:
 
     def _loader(self, dataset, sampler, start: int, stop: int, groups: list[np.ndarray]
                 ) -> DataLoader:
-        return DataLoader(dataset, batch_sampler=_StepBatches(sampler, start, stop, groups),
+        return DataLoader(dataset, batch_sampler=StepBatches(sampler, start, stop, groups),
                           collate_fn=dataset.collate)
 
     def _angles(self, stage: str, step: int, global_size: int) -> torch.Tensor | None:
@@ -247,17 +181,24 @@ class _Run:
             self.control = copy.deepcopy(self.predictor)
             self.control.load_state_dict(state["control_predictor"])
         self.finished = list(state["finished"])
+        self.last_saved = f"{state['stage']}, step {int(state['step'])}"
         return state["stage"], int(state["step"]), state["optimizer"]
 
     def save(self, stage: str, step: int, optimizer) -> None:
         if self.ranks.main:
-            save_checkpoint(self.folder / LATEST, self.state(stage, step, optimizer))
+            self.folder.save_checkpoint(self.state(stage, step, optimizer))
         self.last_saved = f"{stage}, step {step}"
+
+    def _last_checkpoint(self) -> str:
+        """Where the last good checkpoint of this run is, in words (for TrainingDiverged)."""
+        if self.last_saved == "none yet":
+            return "no checkpoint was written yet"
+        return f"the last good checkpoint ({self.last_saved}) is {self.folder.root / LATEST}"
 
     def save_weights(self, name: str, predictor: HandPredictor, *, aligner: bool) -> None:
         if not self.ranks.main:
             return
-        save_checkpoint(self.folder / name, {
+        save_checkpoint(self.folder.path(name), {
             "config": self.config.to_dict(), "predictor": predictor.state_dict(),
             "aligner": self.aligner.state_dict() if aligner else None,
         })
@@ -270,11 +211,11 @@ class _Run:
         for module in stage_modules(stage, self.predictor, self.aligner, self.control):
             module.to(self.device)
         parameters = stage_parameters(stage, self.predictor, self.aligner, self.control)
-        optimizer = _adam(parameters, self.config, self.device)
+        optimizer = adam(parameters, self.config, self.device)
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
         step_fn = self._step_function(stage, optimizer, start, steps)
-        curves = _Curves(self.folder, stage, start) if self.ranks.main else None
+        curves = Curves(self.folder, stage, start) if self.ranks.main else None
         bar = tqdm(total=steps, initial=start, desc=stage, disable=not self.progress,
                    leave=True, dynamic_ncols=True)
         began = time.perf_counter()
@@ -289,9 +230,8 @@ class _Run:
                 try:
                     values = step_fn(step)
                 except TrainingDiverged as error:
-                    raise TrainingDiverged(
-                        f"{error}; the weights were not updated, and the last good checkpoint "
-                        f"({self.last_saved}) is {self.folder / LATEST}") from None
+                    raise TrainingDiverged(f"{error}; the weights were not updated, and "
+                                           f"{self._last_checkpoint()}") from None
                 if curves and (step % self.config.log_every == 0 or step == steps - 1):
                     curves.add({"step": step, "lr": lr, **values})
                 bar.set_postfix({k: f"{v:.3g}" for k, v in values.items()
@@ -332,7 +272,7 @@ class _Run:
                 batch, angles = next(batches).to(device), self._angles(stage, step, size)
                 parts = [roll_frames(take_frames(batch, rows),
                                      None if angles is None else angles[positions])
-                         for rows, positions in _group_rows(groups, device)]
+                         for rows, positions in group_rows(groups, device)]
                 return predictor_step(model, optimizer, parts, loss_config=loss, ranks=ranks,
                                       stage=stage, step=step)
 
@@ -350,7 +290,7 @@ class _Run:
             batch, angles = next(pairs).to(device), self._angles(stage, step, size)
             parts = [roll_pair(PairBatch(take_frames(batch.s, rows), take_frames(batch.u, rows)),
                                None if angles is None else angles[positions])
-                     for rows, positions in _group_rows(groups, device)]
+                     for rows, positions in group_rows(groups, device)]
             return pair_step(self.predictor, self.aligner, optimizer, parts, loss_config=loss,
                              ranks=ranks, step=step, backward_detach=config.backward_detach)
 
@@ -399,89 +339,66 @@ class _Run:
         return stage2_step
 
 
-def _group_rows(groups: list[np.ndarray], device: torch.device
-                ) -> list[tuple[torch.Tensor, np.ndarray]]:
-    """(rows of each group in this process's loaded batch, the group's global positions)."""
-    out, offset = [], 0
-    for positions in groups:
-        out.append((torch.arange(offset, offset + len(positions), device=device), positions))
-        offset += len(positions)
-    return out
-
-
-def _prepare_folder(folder: Path, config: TrainConfig, *, resume: bool, force: bool
-                    ) -> dict[str, Any] | None:
-    """Check what ``folder`` holds against what was asked; return the checkpoint to resume."""
-    final, latest = folder / FINAL, folder / LATEST
-    if force and not resume:
-        for name in RUN_FILES:
-            (folder / name).unlink(missing_ok=True)
-        for curve in (folder / "curves").glob("*.csv"):
-            curve.unlink()
-        return None
-    if resume:
-        if not latest.is_file():
-            raise RunFolderError(f"nothing to resume in {folder}: no {LATEST}")
-        state = load_checkpoint(latest)
-        saved = TrainConfig.from_dict(state["config"])
-        if not same_run(saved, config):
-            changed = sorted(k for k, v in config.to_dict().items()
-                             if saved.to_dict()[k] != v and k != "threads")
-            raise RunFolderError(f"{folder} holds a run with another config (differs in "
-                                 f"{changed}); resume it with its own config.json")
-        return state
-    if final.is_file():
-        raise RunFolderError(f"{folder} already holds a finished run; choose another --out, or "
-                             f"--force to overwrite it")
-    if latest.is_file():
-        raise RunFolderError(f"{folder} holds an unfinished run: --resume to continue it, "
-                             f"--force to start over")
-    return None
-
-
 def train(config: TrainConfig, out: str | Path, *, resume: bool = False, force: bool = False,
           progress: bool = True, stop_after: int | None = None,
-          on_step: Callable[[str, int, int], None] | None = None) -> TrainResult:
+          on_step: Callable[[str, int, int], None] | None = None,
+          log: Callable[[str], None] | None = None) -> TrainResult:
     """Run the stages of ``config`` into the folder ``out`` (see the module docstring).
 
     Args:
         config: the run's choices (saved as ``out/config.json``).
         out: the run folder (created if missing).
         resume: continue the unfinished run in ``out`` (its config must be ``config``).
-        force: overwrite a run in ``out`` (only the files a run writes are removed).
+        force: start the run in ``out`` over; its files are replaced at the new run's first
+            checkpoint (files a run did not write stay).
         progress: progress bars (tqdm) with the running loss terms.
         stop_after: stop (with a checkpoint) after this many steps in total; for tests and
             notebooks that show resuming.
         on_step: called as ``on_step(stage, steps_done, steps)`` after every step (e.g. a
             widget's progress bar).
+        log: called with each line the run says about its folder (also kept in
+            ``TrainResult.notes``); None: not shown.
 
     Raises:
-        RunFolderError: ``out`` holds a run and neither ``resume`` nor ``force`` was given, or
-            there is nothing to resume.
+        ValueError: ``resume`` with ``force``, a negative ``stop_after``, or no stage with steps
+            (before any folder is created or changed).
+        RunFolderError: ``out`` holds a run and neither ``resume`` nor ``force`` was given,
+            there is nothing to resume (or the run is finished), or another process is writing
+            into ``out``.
         handkit.train.TrainingDiverged: a loss term became NaN or infinite (the last good
             checkpoint is kept).
     """
+    check_request(config, resume=resume, force=force, stop_after=stop_after)
     folder = Path(out)
+    if resume and not folder.is_dir():
+        raise RunFolderError(f"nothing to resume in {folder}: no such folder")
     run = _Run(config, folder, progress=progress, stop_after=stop_after, on_step=on_step)
+    notes: list[str] = []
+
+    def say(line: str) -> None:
+        notes.append(line)
+        if log is not None:
+            log(line)
+
     try:
-        return _train(run, folder, resume=resume, force=force)
+        with contextlib.ExitStack() as held:
+            result = _train(run, folder, held, resume=resume, force=force, log=say)
+        result.notes = notes
+        return result
     finally:
         distributed.cleanup(run.ranks)
 
 
-def _train(run: _Run, folder: Path, *, resume: bool, force: bool) -> TrainResult:
+def print_note(line: str) -> None:
+    """A :func:`train` ``log`` for the command line: the line on stderr."""
+    print(f"handkit train: {line}", file=sys.stderr, flush=True)
+
+
+def _train(run: _Run, folder: Path, held: contextlib.ExitStack, *, resume: bool, force: bool,
+           log: Callable[[str], None]) -> TrainResult:
     config = run.config
-    state, error = None, None
-    if run.ranks.main:  # rank 0 checks and prepares the folder, the others wait for it
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            state = _prepare_folder(folder, config, resume=resume, force=force)
-            (folder / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        except Exception as failure:  # every rank must hear of it
-            error = failure
-    distributed.share_outcome(run.ranks, error)
-    if resume and not run.ranks.main:
-        state = load_checkpoint(folder / LATEST)
+    run.folder, state = open_folder(run.ranks, folder, run.config, held, resume=resume,
+                                    force=force, log=log)
     current, start, optimizer_state = (None, 0, None)
     if state is not None:
         current, start, optimizer_state = run.restore(state)
@@ -507,43 +424,6 @@ def _train(run: _Run, folder: Path, *, resume: bool, force: bool) -> TrainResult
                "processes": run.ranks.world_size, "parameter_spread_across_processes": spread,
                "torch": torch.__version__}
     if run.ranks.main:
-        (folder / "run.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(run.folder.path("run.json"), summary)
     return TrainResult(folder=folder, predictor=run.predictor, aligner=run.aligner,
                        seconds=run.seconds, finished=finished)
-
-
-@dataclass
-class TrainedRun:
-    """The modules of a finished run folder (:func:`load_run`).
-
-    Attributes:
-        config: the run's config.
-        predictor, aligner: after the last stage (Baseline + Align, and the Pose Aligner).
-        baseline: the stage-1 predictor (Table I's Baseline), if stage 1 ran.
-        control: the control predictor, if the run had one.
-    """
-
-    config: TrainConfig
-    predictor: HandPredictor
-    aligner: PoseAligner
-    baseline: HandPredictor | None = None
-    control: HandPredictor | None = None
-
-
-def load_run(folder: str | Path, *, device: str | torch.device = "cpu") -> TrainedRun:
-    """The trained modules of a finished run, in eval mode, on ``device``."""
-    folder = Path(folder)
-    final = load_checkpoint(folder / FINAL, map_location=device)
-    config = TrainConfig.from_dict(final["config"])
-    predictor, aligner = build_modules(config)
-    predictor.load_state_dict(final["predictor"])
-    aligner.load_state_dict(final["aligner"])
-    extra = {}
-    for name in ("baseline", "control"):
-        path = folder / ("stage1.pt" if name == "baseline" else "control.pt")
-        if path.is_file():
-            module = copy.deepcopy(predictor)
-            module.load_state_dict(load_checkpoint(path, map_location=device)["predictor"])
-            extra[name] = module.eval().to(device)
-    return TrainedRun(config=config, predictor=predictor.eval().to(device),
-                      aligner=aligner.eval().to(device), **extra)
