@@ -21,7 +21,7 @@ import pytest
 
 from tests.browser_lab import CHROMIUM_ARGS, ROOT, WEBGL_BUDGET, LabServer, chromium_path
 
-pytestmark = [pytest.mark.browser, pytest.mark.notebook]
+pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.timeout(600)]
 
 CHROMIUM = chromium_path()
 if CHROMIUM is None and os.environ.get("CI"):

@@ -16,7 +16,7 @@ import torch
 from handkit.train import TrainConfig, load_checkpoint, train
 from handkit.train.distributed import Ranks, group_positions, my_groups
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # torchrun starts two processes
 
 FLAGS = ["--stage1-steps", "2", "--control-steps", "1", "--stage2-steps", "2", "--stage3-steps",
          "2", "--batch-size", "8", "--pair-batch-size", "4", "--lr", "1e-3", "--threads", "1",

@@ -134,6 +134,7 @@ def test_unseen_videos_are_new_videos_made_like_the_setting(tmp_path):
 
 
 @pytest.mark.slow  # a few minutes
+@pytest.mark.timeout(900)
 def test_the_quick_setting_reproduces_the_main_result_near_labels(tmp_path):
     """python -m handkit experiment table1 --setting quick, as CI runs it. A short run shows
     honestly only that propagating a label beats the single-frame regressor where the label is

@@ -15,7 +15,8 @@ training (the others are kept for evaluation only).
 Frames are compressed (about 3x smaller than raw for the sample set, so it stays small in git)
 and decompressed a whole video at a time. Files are written deterministically (zip entries
 with a fixed date, keys in a fixed order) so a
-seeded generator gives identical bytes. Conventions: :mod:`handkit.data.record`.
+seeded generator gives identical bytes on one machine (on another CPU a few pixels and the last
+bits of floats may differ). Conventions: :mod:`handkit.data.record`.
 Introduced in ``notebooks/02_sparse_videos.ipynb``.
 """
 
