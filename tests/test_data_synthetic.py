@@ -191,7 +191,9 @@ def test_refuses_to_overwrite_and_leaves_nothing_on_failure(dataset, tmp_path, m
     monkeypatch.setattr(synthetic, "write_video", broken_write)
     with pytest.raises(RuntimeError, match="disk full"):
         synthetic.generate_dataset(tmp_path / "failed", **SMALL)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    # no temporary folder and no "failed" left; the (empty) lock files of both outputs stay
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".failed.handkit.lock", ".out.handkit.lock", "out"]
 
 
 def test_force_replaces_a_data_set(tmp_path):
