@@ -63,7 +63,8 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
 
 
 def _holder_text(what: str) -> str:
-    command = " ".join(sys.argv) if sys.argv and sys.argv[0] else "python"
+    argv = list(getattr(sys, "orig_argv", sys.argv)) or ["python"]  # python -m handkit ...
+    command = " ".join([Path(argv[0]).name, *argv[1:]])
     since = datetime.now().isoformat(timespec="seconds")
     return f"pid {os.getpid()} on {socket.gethostname()} ({what}: {command}) since {since}\n"
 
