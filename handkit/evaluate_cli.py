@@ -14,14 +14,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from handkit.errors import check_output_folder, command, refuse
 from handkit.table1 import evaluate_run, format_table, paper_rows_lines
 from handkit.train import RunFolderError
 from handkit.train.config import run_config
 from handkit.train.folder import evaluation_lock, write_evaluation
 
 
+@command("evaluate")
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m handkit evaluate``: see the module docstring."""
+    """``python -m handkit evaluate``: see the module docstring. A run folder that cannot be
+    written is refused before anything is computed (one line, exit status 1)."""
     parser = argparse.ArgumentParser(prog="python -m handkit evaluate",
                                      description="Table I rows of a trained run folder.")
     parser.add_argument("--run", type=Path, required=True, help="the run folder (runs/NAME)")
@@ -31,14 +34,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="joint columns only (faster; no MPVPE or F-scores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.run.is_dir():  # the results are written there: refuse before computing them
+        check_output_folder(args.run, "--run")
     try:  # the run folder is locked: no training or other evaluation writes into it meanwhile
         with evaluation_lock(args.run):
             rows, distance = evaluate_run(args.run, splits=(args.split,), train_videos=args.videos,
                                           vertices=not args.no_vertices, progress=not args.quiet)
             write_evaluation(args.run, args.split, rows, distance)
     except (FileNotFoundError, ValueError, RunFolderError) as error:
-        print(f"handkit evaluate: {error}", file=sys.stderr)
-        return 1
+        return refuse("evaluate", str(error))
     if args.videos is not None and args.split != "train":
         print("handkit evaluate: --videos applies to the train split only", file=sys.stderr)
     out = args.run / f"evaluation-{args.split}"

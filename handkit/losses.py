@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from handkit.checks import field_problems
+from handkit.errors import InputError
 from handkit.models.mano_decoder import NUM_PCA
 from handkit.models.pair import PairOutputs
 from handkit.models.records import HandOutput, HandTargets
@@ -58,11 +60,17 @@ class LossConfig:
     length_unit_mm: float = 1000.0
 
     def __post_init__(self) -> None:
-        for name in ("lambda_j", "lambda_theta", "lambda_beta", "lambda_align"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if not self.length_unit_mm > 0:
-            raise ValueError(f"length_unit_mm must be > 0, got {self.length_unit_mm!r}")
+        """Finite numbers (:mod:`handkit.checks`), lambdas >= 0, the unit > 0; else
+        :class:`~handkit.errors.InputError` naming each wrong value."""
+        problems = field_problems(self)
+        if not problems:
+            problems = [f"{name} must be >= 0, got {getattr(self, name)!r}"
+                        for name in ("lambda_j", "lambda_theta", "lambda_beta", "lambda_align")
+                        if getattr(self, name) < 0]
+            if self.length_unit_mm <= 0:
+                problems.append(f"length_unit_mm must be > 0, got {self.length_unit_mm!r}")
+        if problems:
+            raise InputError("; ".join(problems))
 
 
 PAPER_CONFIG = LossConfig()

@@ -88,7 +88,7 @@ def test_the_train_command_takes_the_dataset_flags(tmp_path, capsys):
     ({"dataset": "freihand"}, r"dataset must be one of \('synthetic', 'ho3d', 'interhand'\)"),
     ({"dataset": "ho3d", "data": "/some/folder"}, "the folder of 'ho3d' goes in data_root"),
     ({"data_root": "/x"}, "data_root is for the real sets"),
-    ({"d_off_mm": -1.0}, r"d_off_mm=-1\.0"),
+    ({"d_off_mm": -1.0}, r"d_off_mm must be > 0, got -1\.0"),
 ])
 def test_a_wrong_data_choice_is_refused_by_name(values, message):
     with pytest.raises(ValueError, match=message):

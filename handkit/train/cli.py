@@ -25,6 +25,13 @@ from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
 
+from handkit.errors import (
+    check_output_folder,
+    command,
+    describe_os_error,
+    is_user_path_error,
+    refuse,
+)
 from handkit.losses import LossConfig
 from handkit.train.config import TrainConfig, load_config, run_config
 from handkit.train.runner import RunFolderError, print_note, train
@@ -76,8 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@command("train")
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m handkit train``: see the module docstring."""
+    """``python -m handkit train``: see the module docstring. A refused input (a wrong config
+    value or file, an --out that cannot be written, no GPU for --device cuda) or a failed run
+    ends with one line on stderr and exit status 1 (:mod:`handkit.errors`)."""
     args = vars(_parser().parse_args(sys.argv[1:] if argv is None else argv))
     out, resume, force, quiet, stop_after = (args.pop(k) for k in ("out", "resume", "force",
                                                                     "quiet", "stop_after"))
@@ -87,11 +97,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = run_config(out).with_overrides(args)
         else:
             config = load_config(config_path, args)
+        check_output_folder(out, "--out")
         result = train(config, out, resume=resume, force=force, progress=not quiet,
                        stop_after=stop_after, log=print_note)
     except (RunFolderError, TrainingDiverged, ValueError, FileNotFoundError) as error:
-        print(f"handkit train: {error}", file=sys.stderr)
-        return 1
+        return refuse("train", str(error))
+    except OSError as error:  # a full disk, a folder made read-only meanwhile
+        if not is_user_path_error(error):
+            raise
+        return refuse("train", f"cannot write in {out}: {describe_os_error(error)}")
     seconds = ", ".join(f"{k} {v:.0f} s" for k, v in result.seconds.items())
     print(f"handkit train: {'finished' if result.finished else 'stopped'} in {out} ({seconds})")
     return 0

@@ -13,7 +13,11 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from handkit.checks import field_problems
 from handkit.data.datasets import DATASET_DEFAULTS, DATASET_NAMES
+from handkit.errors import InputError, read_text, yaml_problem
 from handkit.losses import LossConfig
 
 #: Stage names, in training order (Sec. IV); "control" is the extra row of the synthetic Table I.
@@ -21,6 +25,25 @@ STAGES = ("stage1", "stage2", "stage3")
 LR_SCHEDULES = ("constant", "cosine")
 STAGE2_BACKWARD_TARGETS = ("prediction", "label")
 BACKWARD_DETACH = ("none", "aligned", "predicted")
+
+
+def _at_least(low: float):
+    return lambda value: value >= low
+
+
+#: name -> (test, what the value must be) for TrainConfig's numbers (None always passes).
+_RANGES = {
+    "lr": (lambda v: v > 0, "> 0"),
+    **{name: (_at_least(1), ">= 1") for name in (
+        "batch_size", "pair_batch_size", "accumulate", "max_gap", "num_near_labelled",
+        "checkpoint_every", "log_every", "label_every", "threads")},
+    **{name: (_at_least(0), ">= 0") for name in (
+        "stage1_steps", "stage2_steps", "stage3_steps", "control_steps", "seed")},
+    "p_unlabelled": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "rotation_aug_rad": (lambda v: 0 <= v <= math.pi, "in [0, pi]"),
+    "image_size": (_at_least(32), ">= 32"),
+    "d_off_mm": (lambda v: v > 0, "> 0"),
+}
 
 
 @dataclass(frozen=True)
@@ -109,47 +132,30 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        checks = {
-            "lr": self.lr > 0,
-            "batch_size": self.batch_size >= 1,
-            "pair_batch_size": self.pair_batch_size >= 1,
-            "stage1_steps": self.stage1_steps >= 0,
-            "stage2_steps": self.stage2_steps >= 0,
-            "stage3_steps": self.stage3_steps >= 0,
-            "control_steps": self.control_steps >= 0,
-            "accumulate": self.accumulate >= 1,
-            "p_unlabelled": 0 <= self.p_unlabelled <= 1,
-            "max_gap": self.max_gap >= 1,
-            "num_near_labelled": self.num_near_labelled >= 1,
-            "rotation_aug_rad": 0 <= self.rotation_aug_rad <= math.pi,
-            "seed": self.seed >= 0,
-            "checkpoint_every": self.checkpoint_every >= 1,
-            "log_every": self.log_every >= 1,
-            "label_every": self.label_every is None or self.label_every >= 1,
-            "image_size": self.image_size is None or self.image_size >= 32,
-            "threads": self.threads is None or self.threads >= 1,
-            "d_off_mm": self.d_off_mm is None or self.d_off_mm > 0,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise ValueError(f"invalid training config: {shown} (see TrainConfig's docstring "
-                             f"for the allowed values)")
+        """Check every value's type (:mod:`handkit.checks`: integers, finite numbers, text)
+        and range; raise :class:`~handkit.errors.InputError` naming each wrong one."""
+        problems = field_problems(self)
+        if not problems:
+            problems = [f"{name} must be {expected}, got {getattr(self, name)!r}"
+                        for name, (ok, expected) in _RANGES.items()
+                        if getattr(self, name) is not None and not ok(getattr(self, name))]
+        if problems:
+            raise InputError("; ".join(problems))
         for name, allowed in (("lr_schedule", LR_SCHEDULES), ("device", ("cpu", "cuda", "auto")),
                               ("stage2_backward_target", STAGE2_BACKWARD_TARGETS),
                               ("backward_detach", BACKWARD_DETACH)):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+                raise InputError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.dataset not in DATASET_NAMES:
-            raise ValueError(f"dataset must be one of {DATASET_NAMES}, got {self.dataset!r}")
+            raise InputError(f"dataset must be one of {DATASET_NAMES}, got {self.dataset!r}")
         if self.dataset != "synthetic" and self.data != "synthetic":
-            raise ValueError(f"data={self.data!r} names a synthetic set's folder; the folder of "
+            raise InputError(f"data={self.data!r} names a synthetic set's folder; the folder of "
                              f"{self.dataset!r} goes in data_root")
         if self.dataset == "synthetic" and self.data_root is not None:
-            raise ValueError(f"data_root is for the real sets; the synthetic set's folder goes "
+            raise InputError(f"data_root is for the real sets; the synthetic set's folder goes "
                              f"in data (got data_root={self.data_root!r})")
         if not isinstance(self.loss, LossConfig):
-            raise ValueError(f"loss must be a LossConfig, got {type(self.loss).__name__}")
+            raise InputError(f"loss must be a LossConfig, got {type(self.loss).__name__}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values (what ``config.json`` holds); :meth:`from_dict` reads it back."""
@@ -159,23 +165,27 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """A config from plain values; unknown names are refused, listing the known ones."""
         if not isinstance(values, dict):
-            raise ValueError(f"a training config is a mapping of names to values, got "
+            raise InputError(f"a training config is a mapping of names to values, got "
                              f"{type(values).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(map(str, set(values) - known))
         if unknown:
-            raise ValueError(f"unknown training config name(s) {unknown}; known: {sorted(known)}")
+            raise InputError(f"unknown training config name(s) {unknown}; known: {sorted(known)}")
         values = dict(values)
         if "loss" in values:
             loss = values["loss"]
             if not isinstance(loss, (dict, LossConfig)):
-                raise ValueError(f"loss must be a mapping of lambdas, got {loss!r}")
+                raise InputError(f"loss must be a mapping of lambdas, got {loss!r}")
             if isinstance(loss, dict):
                 loss_names = {f.name for f in fields(LossConfig)}
-                wrong = sorted(set(loss) - loss_names)
+                wrong = sorted(map(str, set(loss) - loss_names))
                 if wrong:
-                    raise ValueError(f"unknown loss name(s) {wrong}; known: {sorted(loss_names)}")
-                values["loss"] = LossConfig(**loss)
+                    raise InputError(f"unknown loss name(s) {wrong}; known: {sorted(loss_names)}")
+                try:
+                    values["loss"] = LossConfig(**loss)
+                except InputError as error:  # each problem starts with its name: lambda_j ...
+                    raise InputError("; ".join(f"loss.{problem}" for problem
+                                               in str(error).split("; "))) from None
         return cls(**values)
 
     def with_overrides(self, overrides: dict[str, Any]) -> TrainConfig:
@@ -198,24 +208,38 @@ class TrainConfig:
 
 
 def read_config_file(path: str | Path) -> dict[str, Any]:
-    """The mapping a JSON (``.json``) or YAML (``.yaml``, ``.yml``) config file holds."""
+    """The mapping a JSON (``.json``) or YAML (``.yaml``, ``.yml``) config file holds.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        handkit.errors.InputError: a file that is not UTF-8 text, not valid JSON / YAML, or
+            not a mapping; the message names the file.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no training config at {path}")
-    text = path.read_text()
+    kind = "YAML" if path.suffix.lower() in (".yaml", ".yml") else "JSON"
+    text = read_text(path, kind)
     try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            values = yaml.safe_load(text)
-        else:
-            values = json.loads(text)
-    except (json.JSONDecodeError, ValueError) as error:
-        raise ValueError(f"{path}: not valid {path.suffix[1:].upper()}: {error}") from None
+        values = yaml.safe_load(text) if kind == "YAML" else json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(f"{path}: not valid JSON: {error}") from None
+    except yaml.YAMLError as error:
+        raise InputError(f"{path}: not valid YAML: {yaml_problem(error)}") from None
     if not isinstance(values, dict):
-        raise ValueError(f"{path}: a training config holds a mapping of names to values, got "
-                         f"{type(values).__name__}")
+        found = "an empty file" if values is None else type(values).__name__
+        raise InputError(f"{path}: a training config holds a mapping of names to values, "
+                         f"found {found}")
     return values
+
+
+def config_from_file(path: str | Path) -> TrainConfig:
+    """The config a JSON or YAML file holds (each wrong value named with the file)."""
+    values = read_config_file(path)
+    try:
+        return TrainConfig.from_dict(values)
+    except InputError as error:
+        raise InputError(f"{path}: {error}") from None
 
 
 def run_config(folder: str | Path) -> TrainConfig:
@@ -223,13 +247,13 @@ def run_config(folder: str | Path) -> TrainConfig:
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(f"no config.json in {folder}: not a run folder")
-    return TrainConfig.from_dict(read_config_file(path))
+    return config_from_file(path)
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None
                 ) -> TrainConfig:
     """Defaults, then the file at ``path`` (if any), then ``overrides``."""
-    config = TrainConfig.from_dict(read_config_file(path)) if path else TrainConfig()
+    config = config_from_file(path) if path else TrainConfig()
     return config.with_overrides(overrides or {})
 
 

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from handkit.errors import InputError
+
 #: Buffers that never change (the MANO model's arrays) are not synchronised.
 CONSTANT_BUFFER = ".mano."
 
@@ -59,7 +61,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("device 'cuda' was asked for but torch sees no GPU; use cpu or auto")
+            raise InputError("device 'cuda' was asked for but torch sees no GPU (torch "
+                             f"{torch.__version__}, CUDA build: {torch.version.cuda or 'none'}); "
+                             "use --device cpu or auto")
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     return torch.device(name)
 
