@@ -3,47 +3,41 @@
 Every notebook has one cell tagged ``parameters``; one of its parameters, ``out_json``, names the
 JSON file where the notebook writes its key numbers. :func:`run_notebooks` executes notebooks
 with chosen parameters into a folder, pointing each ``out_json`` into that folder, and returns
-what they wrote; :func:`format_results_table` lays the numbers out as plain text.
+what they wrote; :func:`scalar_numbers` lists the numbers in it.
 :func:`check_parameters` refuses, before anything runs, a parameter the notebook does not
 define or a value of another type than its default's (``0.5`` where ``seed = 0`` is declared);
 an int is accepted, as a float, where the default is a float. :mod:`handkit.sweep` runs one
 notebook over a grid of parameters with the same pieces.
 
-``python -m handkit run`` (what ``make run`` calls) does this for every notebook in
-``notebooks/`` at its default parameters, into ``runs/<timestamp>/``::
+``python -m handkit run`` (what ``make run`` and ``make notebooks`` call) is
+:mod:`handkit.run_cli`.
 
-    python -m handkit run                                   # all notebooks, defaults
-    python -m handkit run notebooks/01_mano_basics.ipynb -p seed 3 --out-dir runs/seed3
-
-``python -m handkit run --in-place`` (what ``make notebooks`` calls) instead re-executes the
-notebooks at their defaults and saves them where they are, as they are committed.
-
-The kernels inherit the environment, so ``OMP_NUM_THREADS`` set by the caller (``make`` sets 2
-unless it is already set) limits torch's threads inside the notebooks.
+Kernels are started with CurveZMQ keys where the kernel declares support (ipykernel 7 does):
+their sockets are encrypted, and the kernel does not warn, once per notebook, that it runs over
+TCP without encryption.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import json
-import math
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import papermill
+import zmq
 from ipykernel.kernelspec import RESOURCES, get_kernel_dict
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+from handkit.errors import number_text_hint
 
 #: The parameter every notebook uses for the path of the JSON file it writes.
 OUT_JSON = "out_json"
@@ -80,7 +74,17 @@ class _CurrentEnvKernelSpecManager(KernelSpecManager):
         return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
 
 
-class _CurrentEnvKernelManager(AsyncKernelManager):
+class _EncryptedKernelManager(AsyncKernelManager):
+    """Provisions CurveZMQ keys when the kernelspec declares ``supported_encryption: curve``
+    (jupyter_client's ``transport_encryption="auto"``); plain TCP otherwise."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        if "transport_encryption" in self.class_trait_names() and zmq.has("curve"):
+            kwargs.setdefault("transport_encryption", "auto")
+        super().__init__(**kwargs)
+
+
+class _CurrentEnvKernelManager(_EncryptedKernelManager):
     """Starts kernels in the Python running this code (like nbval's ``--nbval-current-env``)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -155,13 +159,8 @@ class ParameterSpec:
         else:
             accepted = type(value) in self.types
         if not accepted:
-            hint = ""
-            if isinstance(value, str) and (int in self.types or float in self.types):
-                try:
-                    float(value)
-                    hint = " (a number read as text: YAML reads 1e-3 as text; write 0.001)"
-                except ValueError:
-                    pass
+            numeric = int in self.types or float in self.types
+            hint = number_text_hint(value) if numeric else ""
             raise TypeError(
                 f"{self.name}={value!r} is {type(value).__name__}, but the notebook declares "
                 f"{self.type_name} ({self.name} = {self.default}){hint}"
@@ -293,7 +292,7 @@ def kernel_options(kernel: str | None) -> dict[str, Any]:
             "kernel_manager_class": _CurrentEnvKernelManager,
         }
     _installed_kernel_spec(kernel)
-    return {"kernel_name": kernel}
+    return {"kernel_name": kernel, "kernel_manager_class": _EncryptedKernelManager}
 
 
 def read_results(json_path: str | Path, *, notebook_name: str) -> dict[str, Any]:
@@ -497,6 +496,7 @@ def execute_in_place(
         client = NotebookClient(
             notebook,
             kernel_name=kernel,
+            kernel_manager_class=_EncryptedKernelManager,
             record_timing=False,
             timeout=CELL_TIMEOUT_S,
             # True: nbclient's Output-widget hook fails without its state (KeyError);
@@ -535,44 +535,6 @@ def scalar_numbers(values: Mapping[str, Any], prefix: str = "") -> list[tuple[st
     return rows
 
 
-def _format_number(value: int | float) -> str:
-    if isinstance(value, int) or not math.isfinite(value):
-        return str(value)
-    return f"{value:.4g}"
-
-
-def format_results_table(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """Plain-text table (notebook | key | value) of the scalar numbers in each result dict.
-
-    Nested dicts appear as dotted keys (``metrics.mpjpe``); strings, lists, bools and ``None``
-    are left out. Floats show 4 significant digits.
-
-    >>> print(format_results_table({"01_mano_basics": {"num_verts": 778, "err_mm": 0.12345}}))
-    notebook        key        value
-    --------------  ---------  ------
-    01_mano_basics  num_verts     778
-    01_mano_basics  err_mm     0.1235
-    """
-    rows = []
-    for notebook, values in results.items():
-        numbers = scalar_numbers(values)
-        if not numbers:
-            rows.append((notebook, "(no numbers)", ""))
-        rows.extend((notebook, key, _format_number(value)) for key, value in numbers)
-    if not rows:
-        return "(no results)"
-    w_nb, w_key, w_value = (max(len(row[i]) for row in [("notebook", "key", "value"), *rows])
-                            for i in range(3))
-    lines = [
-        f"{'notebook':<{w_nb}}  {'key':<{w_key}}  value",
-        f"{'-' * w_nb}  {'-' * w_key}  {'-' * w_value}",
-    ]
-    lines += [
-        f"{nb:<{w_nb}}  {key:<{w_key}}  {value:>{w_value}}".rstrip() for nb, key, value in rows
-    ]
-    return "\n".join(lines)
-
-
 def parse_value(text: str) -> Any:
     """A Python literal (``3``, ``0.5``, ``True``, ``None``, ``'a b'``), else the text itself.
 
@@ -585,80 +547,8 @@ def parse_value(text: str) -> Any:
         return text
 
 
-def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m handkit run",
-        description="Execute notebooks headless with papermill into runs/<timestamp>/ and print "
-        "the key numbers each one writes.",
-    )
-    parser.add_argument(
-        "notebooks", nargs="*", type=Path, help="notebooks to run (default: notebooks/*.ipynb)"
-    )
-    parser.add_argument(
-        "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-        help="set a parameter in every notebook run; VALUE is read as a Python literal",
-    )
-    parser.add_argument(
-        "--out-dir", type=Path, help="where executed notebooks and JSON go (default: runs/<time>)"
-    )
-    kernels = parser.add_mutually_exclusive_group()
-    kernels.add_argument(
-        "--kernel", default=DEFAULT_KERNEL, help=f"Jupyter kernel (default: {DEFAULT_KERNEL})"
-    )
-    kernels.add_argument(
-        "--current-env", action="store_true", help="run the notebooks in this Python instead"
-    )
-    parser.add_argument(
-        "--in-place", action="store_true",
-        help="re-execute the notebooks at their defaults and save them where they are "
-        "(what `make notebooks` does); not with -p, --out-dir or --current-env",
-    )
-    args = parser.parse_args(list(argv))
-    if args.in_place and (args.parameter or args.out_dir or args.current_env):
-        parser.error("--in-place runs the defaults in a named kernel: drop -p, --out-dir and "
-                     "--current-env")
-    return args
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m handkit run``: see the module docstring."""
-    args = _parse_args(sys.argv[1:] if argv is None else argv)
-    notebooks = args.notebooks or sorted(Path("notebooks").glob("*.ipynb"))
-    if not notebooks:
-        print(
-            f"handkit run: no notebooks given and none in {Path('notebooks').resolve()}; run from "
-            "the repository root or name the notebooks",
-            file=sys.stderr,
-        )
-        return 1
-    out_dir = args.out_dir or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    threads = os.environ.get("OMP_NUM_THREADS", "unset")
-    target = "in place" if args.in_place else f"-> {out_dir}"
-    print(
-        f"handkit run: {len(notebooks)} notebook(s) {target}  (OMP_NUM_THREADS={threads})",
-        file=sys.stderr,
-    )
+    """``python -m handkit run``: :func:`handkit.run_cli.main`."""
+    from handkit.run_cli import main as run_main
 
-    def log(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
-    try:
-        if args.in_place:
-            execute_in_place(notebooks, args.kernel, log=log)
-            return 0
-        results = run_notebooks(
-            notebooks,
-            out_dir,
-            parameters={name: parse_value(value) for name, value in args.parameter},
-            kernel=None if args.current_env else args.kernel,
-            progress_bar=sys.stderr.isatty() and not os.environ.get("CI"),
-            log=log,
-        )
-    except (NotebookRunError, ValueError, FileNotFoundError) as error:
-        print(f"handkit run: FAILED: {error}", file=sys.stderr)
-        return 1
-    table = format_results_table(results)
-    (Path(out_dir) / "results.txt").write_text(table + "\n")
-    print(table)
-    print(f"\nexecuted notebooks, JSON files and results.txt are in {out_dir}", file=sys.stderr)
-    return 0
+    return run_main(argv)

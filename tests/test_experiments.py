@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 import math
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from handkit.experiments import (
-    NotebookRunError,
-    execute_in_place,
-    format_results_table,
-    main,
-    run_notebooks,
-)
+from handkit.experiments import NotebookRunError, execute_in_place, run_notebooks
+from handkit.run_cli import KEY_NUMBERS, format_results_table, format_summary, key_numbers, main
 
 PARAMETERS = 'scale = 2\nout_json = "default.json"'
 WRITE_JSON = (
@@ -117,19 +113,56 @@ def test_missing_notebook_is_named(tmp_path):
 
 
 @pytest.mark.notebook
-def test_command_line_runs_notebooks_and_prints_the_table(tmp_path, capsys):
+def test_command_line_runs_notebooks_and_prints_a_short_table(tmp_path, capfd):
     nb = make_notebook(tmp_path / "tiny.ipynb", WRITE_JSON)
     out_dir = tmp_path / "run"
 
     code = main([str(nb), "-p", "scale", "3", "--out-dir", str(out_dir), "--current-env"])
 
-    captured = capsys.readouterr()
+    captured = capfd.readouterr()  # the file descriptors: the kernel's own stderr too
     assert code == 0
     assert "[1/1] tiny.ipynb ..." in captured.err
-    table_lines = captured.out.splitlines()
-    assert table_lines[2].split() == ["tiny", "doubled", "6"]
-    assert table_lines[3].split() == ["tiny", "nested.half", "1.5"]
-    assert (out_dir / "results.txt").read_text().splitlines() == table_lines
+    assert "without encryption" not in captured.err and "WARNING" not in captured.err
+    assert f"every number: {out_dir / 'results.txt'}" in captured.err
+    assert captured.out.splitlines() == [
+        f"tiny: 2 of 2 numbers (all in {out_dir / 'tiny.json'})",
+        "  doubled        6",
+        "  nested.half  1.5",
+    ]
+    table = (out_dir / "results.txt").read_text().splitlines()
+    assert table[2].split() == ["tiny", "doubled", "6"]
+    assert table[3].split() == ["tiny", "nested.half", "1.5"]
+
+
+def test_summary_shows_the_key_numbers_and_says_where_the_rest_is():
+    results = {"07_evaluation": {"frames": 90, "mpjpe": {"Copy": 20.5, "Propagation": 14.25},
+                                 "one_frame": {"x": 1.0}, "seed": 0},
+               "other": {f"n{i}": i for i in range(9)}}
+    lines = format_summary(results, "runs/t").splitlines()
+    assert lines[:4] == ["07_evaluation: 3 of 5 numbers (all in runs/t/07_evaluation.json)",
+                         "  frames                90", "  mpjpe.Copy          20.5",
+                         "  mpjpe.Propagation  14.25"]
+    assert lines[5] == "other: 5 of 9 numbers (all in runs/t/other.json)"
+    assert [line.split()[0] for line in lines[6:]] == ["n0", "n1", "n2", "n3", "n4"]
+    assert key_numbers("01_mano_basics", {"seed": 0}) == []
+
+
+def test_every_key_number_is_written_by_its_notebook():
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    assert sorted(KEY_NUMBERS) == sorted(path.stem for path in notebooks.glob("*.ipynb"))
+    for name, keys in KEY_NUMBERS.items():
+        source = "".join("".join(cell["source"]) for cell in nbformat.read(
+            notebooks / f"{name}.ipynb", as_version=4).cells)
+        missing = [key for key in keys if f'"{key}"' not in source]
+        assert not missing, f"{name} writes no {missing}"
+
+
+def test_command_line_refuses_an_out_dir_that_is_a_file(tmp_path, capsys):
+    nb = make_notebook(tmp_path / "tiny.ipynb", WRITE_JSON)
+    (tmp_path / "taken").write_text("")
+    assert main([str(nb), "--out-dir", str(tmp_path / "taken"), "--current-env"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"handkit run: --out-dir {tmp_path / 'taken'} is a file, expected a folder\n"
 
 
 @pytest.mark.notebook

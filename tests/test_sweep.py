@@ -216,7 +216,8 @@ def test_run_parameter_of_the_wrong_type_is_refused(tmp_path, capsys):
     code = experiments.main([str(nb), "-p", "a", "0.5", "--out-dir", str(out), "--current-env"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "FAILED: tiny.ipynb: wrong type: a=0.5 is float, but the notebook declares int" in err
+    assert err.startswith("handkit run: tiny.ipynb: wrong type: a=0.5 is float, but the notebook "
+                          "declares int")
     assert "b = 0.5     (float)  a float" in err
     assert not out.exists()
 
