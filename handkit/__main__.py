@@ -9,14 +9,21 @@ Commands:
   experiment sweep-figures   the README's figures of the committed K x lambda_align sweep
   lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
+                 (handkit.run_cli)
   sweep          run one notebook over a parameter grid (python -m handkit sweep -h)
   train          the three training stages into a run folder (python -m handkit train -h)
+
+A refused input (a wrong flag value, config file or path) ends any command with one line,
+``handkit <command>: <message>``, on stderr and exit status 1; so does a run that fails. An
+unknown command or argparse's usage errors exit with 2 (:mod:`handkit.errors`).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+
+from handkit.errors import run_command
 
 #: command words -> module (or "module:function"; default function ``main(argv)``) that
 #: handles the rest of the arguments.
@@ -31,7 +38,7 @@ COMMANDS = {
     ("experiment", "sample-checkpoint"): "handkit.table1:sample_checkpoint_main",
     ("experiment", "sweep-figures"): "handkit.k_lambda:figures_main",
     ("lab",): "handkit.lab",
-    ("run",): "handkit.experiments",
+    ("run",): "handkit.run_cli",
     ("sweep",): "handkit.sweep",
     ("train",): "handkit.train.cli",
 }
@@ -43,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         if tuple(argv[: len(words)]) == words:
             module_name, _, function = module_name.partition(":")
             module = importlib.import_module(module_name)
-            return int(getattr(module, function or "main")(argv[len(words):]) or 0)
+            main_function = getattr(module, function or "main")
+            return run_command(" ".join(words), main_function, argv[len(words):])
     usage = "\n".join("  python -m handkit " + " ".join(w) for w in COMMANDS)
     print(f"unknown command {' '.join(argv)!r}; expected one of:\n{usage}", file=sys.stderr)
     return 2

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from handkit.errors import check_output_folder, command, refuse
 from handkit.table1 import TABLE1_KEY_GAP, Table1Setting, bin_mpjpe, dataset_for, evaluate_run
 from handkit.train import TrainConfig, train
 from handkit.viz.sweep import sweep_slice_figure, write_png
@@ -157,6 +157,7 @@ def write_figures(table: str | Path, out: str | Path, *, lambda_align: float = 0
     return notes
 
 
+@command("experiment sweep-figures")
 def figures_main(argv: list[str] | None = None) -> int:
     """``python -m handkit experiment sweep-figures [--table CSV] [--out DIR]``: the README's
     figures of the committed K x lambda_align sweep."""
@@ -167,9 +168,8 @@ def figures_main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=committed_sweep_table().parent)
     args = parser.parse_args(argv)
     try:
-        notes = write_figures(args.table, args.out)
+        notes = write_figures(args.table, check_output_folder(args.out, "--out"))
     except (FileNotFoundError, ValueError) as error:
-        print(f"handkit sweep-figures: {error}", file=sys.stderr)
-        return 1
+        return refuse("experiment sweep-figures", str(error))
     print("\n".join(notes))
     return 0 if all(note.startswith("PNG:") for note in notes) else 1

@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from handkit.errors import check_output_folder, command, refuse
 from handkit.files import write_text_atomic
 
 #: The committed notebooks, relative to the repository root.
@@ -191,14 +192,15 @@ def _parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_args(own), extra
 
 
+@command("lab")
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m handkit lab``: see the module docstring."""
     args, extra = _parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        check_output_folder(args.dir, "--dir")
         report = prepare_copies(args.source, args.dir, reset=args.reset)
     except (FileNotFoundError, ValueError) as error:
-        print(f"handkit lab: {error}", file=sys.stderr)
-        return 1
+        return refuse("lab", str(error))
     for line in report.lines(args.dir):
         print(f"handkit lab: {line}", file=sys.stderr)
     install_lab_settings()

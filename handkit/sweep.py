@@ -77,6 +77,7 @@ from typing import Any
 import yaml
 from tqdm import tqdm
 
+from handkit.errors import InputError, check_output_folder, command, read_text, yaml_problem
 from handkit.experiments import (
     CELL_TIMEOUT_S,
     DEFAULT_KERNEL,
@@ -223,11 +224,12 @@ def load_grid_file(path: str | Path) -> tuple[dict[str, Any], dict[str, list[Any
         raise ValueError(f"a grid file ends in .yaml, .yml or .toml; got {path.name}")
     if suffix == ".toml" and tomllib is None:
         raise ValueError(f"{path}: TOML grid files need Python 3.11 or newer; use YAML")
-    text = path.read_text()
+    text = read_text(path, suffix[1:].upper())
     try:
         data = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
     except (yaml.YAMLError, ValueError) as error:  # tomllib.TOMLDecodeError is a ValueError
-        raise ValueError(f"{path}: cannot read it as {suffix[1:].upper()}: {error}") from error
+        raise InputError(f"{path}: cannot read it as {suffix[1:].upper()}: "
+                         f"{yaml_problem(error)}") from None
     data = {} if data is None else data
     if not isinstance(data, dict) or set(data) - {"fixed", "grid"}:
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
@@ -634,8 +636,10 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+@command("sweep")
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m handkit sweep``: see the module docstring. Exit code 1 if any point failed."""
+    """``python -m handkit sweep``: see the module docstring. Exit code 1 if any point failed,
+    or with one line on stderr if the sweep is refused (:mod:`handkit.errors`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = _parse_args(argv)
 
@@ -643,6 +647,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line, file=sys.stderr, flush=True)
 
     try:
+        check_output_folder(args.out, "--out")
         fixed, grid = load_grid_file(args.grid_file) if args.grid_file else ({}, {})
         grid.update(parse_grid_option(text) for text in args.grid)
         fixed.update({name: parse_value(value) for name, value in args.parameter})

@@ -41,6 +41,7 @@ from handkit.data.datasets import DATASET_DEFAULTS, TABLE1_COLUMNS
 from handkit.data.synth_params import SynthParams
 from handkit.data.synthetic import generate_dataset
 from handkit.data.video_format import INDEX_FILE, VideoDataset
+from handkit.errors import check_output_folder, command
 from handkit.evaluation import evaluate_split, table_rows
 from handkit.metrics import METRIC_KEYS
 from handkit.train import TrainConfig, input_transform, load_run, open_reader, train
@@ -419,6 +420,7 @@ def claims(result: Table1Result) -> list[str]:
     return lines
 
 
+@command("experiment table1")
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m handkit experiment table1``: see the module docstring."""
     parser = argparse.ArgumentParser(prog="python -m handkit experiment table1",
@@ -428,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="results folder (default runs/table1-SETTING)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    out = args.out or Path("runs") / f"table1-{args.setting}"
+    out = check_output_folder(args.out or Path("runs") / f"table1-{args.setting}", "--out")
     began = time.perf_counter()
     result = run_table1(SETTINGS[args.setting], out, seeds=args.seeds, progress=not args.quiet)
     print(format_report(result))
@@ -484,6 +486,7 @@ def _saved_rows(folder: Path, setting: Table1Setting, seed: int) -> tuple[list, 
             [r for r in saved["distance_rows"] if r["seed"] == seed])
 
 
+@command("experiment sample-checkpoint")
 def sample_checkpoint_main(argv: Sequence[str] | None = None) -> int:
     """``python -m handkit experiment sample-checkpoint``: see :func:`export_sample_checkpoint`."""
     parser = argparse.ArgumentParser(
@@ -494,6 +497,8 @@ def sample_checkpoint_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=SAMPLE_CHECKPOINT)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    check_output_folder(args.out.parent, "the folder of --out")
+    check_output_folder(Path("runs"), "the runs folder")
     path = export_sample_checkpoint(args.out, seed=args.seed, progress=not args.quiet)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

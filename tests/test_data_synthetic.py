@@ -223,9 +223,9 @@ def test_cli(tmp_path, capsys):
     index = json.loads((tmp_path / "cli" / "index.json").read_text())
     assert index["label_every"] == 2 and index["image_size"] == [16, 16]
     assert index["generator"]["seed"] == 0 and len(index["generator"]["mano_model_sha256"]) == 64
-    assert synthetic.main(args) == 2  # not empty, no --force
+    assert synthetic.main(args) == 1  # not empty, no --force
     assert "not empty" in capsys.readouterr().err
-    assert synthetic.main(args[:-2] + ["--label-every", "0"]) == 2
+    assert synthetic.main(args[:-2] + ["--label-every", "0"]) == 1
 
 
 def test_reader_errors_name_the_file(dataset, tmp_path):
@@ -370,7 +370,7 @@ def test_cli_has_a_flag_for_every_generator_parameter(capsys):
 )
 def test_cli_rejects_bad_parameters(tmp_path, capsys, flags, message):
     args = ["--out", str(tmp_path / "x"), "--videos", "4", "--frames", "2", "--size", "8"]
-    assert synthetic.main(args + flags) == 2
+    assert synthetic.main(args + flags) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 

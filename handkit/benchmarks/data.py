@@ -31,6 +31,7 @@ from PIL import Image
 
 from handkit.data.datasets import open_dataset
 from handkit.data.ho3d import HO3DReader
+from handkit.errors import command, positive_int
 
 #: HO-3D sequence names the generated tree uses first (Mini-HO-3D val and test among them).
 SEQUENCE_PREFIXES = ("ABF", "BB", "GPMF", "GSF", "MC", "MDF", "SB", "ShSu", "SM", "SMu", "SiBF",
@@ -117,14 +118,15 @@ def measure(root: Path, *, repeats: int) -> dict[str, float]:
     }
 
 
+@command("bench data")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m handkit bench data",
         description="Time building an HO-3D reader over a generated HO-3D-like tree.",
     )
-    parser.add_argument("--sequences", type=int, default=60)
-    parser.add_argument("--frames", type=int, default=1000, help="frames per sequence")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--sequences", type=positive_int, default=60)
+    parser.add_argument("--frames", type=positive_int, default=1000, help="frames per sequence")
+    parser.add_argument("--repeats", type=positive_int, default=3)
     parser.add_argument("--root", type=Path, default=None,
                         help="an existing generated tree to reuse (default: write one to a "
                              "temporary folder and delete it afterwards)")

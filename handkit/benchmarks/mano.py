@@ -13,6 +13,7 @@ import time
 
 import torch
 
+from handkit.errors import command, positive_int
 from handkit.mano.layer import ManoLayer
 from handkit.mano.manopth_compat import make_manopth_layer, manopth_available
 
@@ -75,9 +76,11 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+@command("bench mano")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handkit bench mano", description=__doc__)
-    parser.add_argument("--repeats", type=int, default=30, help="timed calls per measurement")
+    parser.add_argument("--repeats", type=positive_int, default=30,
+                        help="timed calls per measurement")
     args = parser.parse_args(argv)
     all_threads = torch.get_num_threads()
     threads = (1,) if all_threads == 1 else (1, all_threads)

@@ -44,6 +44,7 @@ import torchvision
 from handkit.data.pairs import nearest_labelled
 from handkit.data.synthetic import default_dataset_path
 from handkit.data.video_format import VideoArrays, VideoDataset
+from handkit.errors import command, positive_int
 from handkit.losses import pair_objective, predictor_loss
 from handkit.models import HandPredictor, HandTargets, PoseAligner, forward_pair
 
@@ -210,14 +211,16 @@ def ratio_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+@command("bench model")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m handkit bench model", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+    parser.add_argument("--threads", type=positive_int, default=torch.get_num_threads(),
                         help="torch threads (default: torch's current setting)")
-    parser.add_argument("--batch", type=int, default=BATCH, help="frames (stage 3: pairs)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per measurement")
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(IMAGE_SIZES),
+    parser.add_argument("--batch", type=positive_int, default=BATCH, help="frames (stage 3: pairs)")
+    parser.add_argument("--repeats", type=positive_int, default=5,
+                        help="timed rounds per measurement")
+    parser.add_argument("--sizes", type=positive_int, nargs="+", default=list(IMAGE_SIZES),
                         help="image sizes S in pixels")
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS),
                         help="memory formats to time")

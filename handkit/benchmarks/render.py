@@ -19,6 +19,7 @@ import torch
 
 from handkit import render
 from handkit.data.synthetic import SynthParams, sample_motion
+from handkit.errors import command, positive_int
 from handkit.geometry import intrinsics
 from handkit.mano.layer import ManoLayer
 
@@ -100,13 +101,14 @@ def format_table(rows: list[dict], size: int) -> str:
     return "\n".join(lines)
 
 
+@command("bench render")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m handkit bench render", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--size", type=int, default=128, help="image side, pixels")
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--size", type=positive_int, default=128, help="image side, pixels")
+    parser.add_argument("--threads", type=positive_int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeats", type=positive_int, default=5)
     args = parser.parse_args(argv)
     previous = torch.get_num_threads()
     try:

@@ -43,6 +43,7 @@ from handkit import render
 from handkit.data.pairs import labelled_mask
 from handkit.data.synth_params import PARAM_HELP, SynthParams
 from handkit.data.video_format import INDEX_FILE, VideoArrays, make_index, write_index, write_video
+from handkit.errors import check_output_folder, command, refuse
 from handkit.files import (
     FolderInUseError,
     folder_lock,
@@ -489,8 +490,10 @@ def default_dataset_path() -> Path:
     return path
 
 
+@command("data synth")
 def main(argv: list[str] | None = None) -> int:
-    """``python -m handkit data synth``: generate a synthetic sparsely-labelled video set."""
+    """``python -m handkit data synth``: generate a synthetic sparsely-labelled video set (a
+    refused input: one line on stderr, exit status 1; :mod:`handkit.errors`)."""
     parser = argparse.ArgumentParser(
         prog="python -m handkit data synth", description=__doc__.split("\n")[0]
     )
@@ -518,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     _add_param_flags(parser)
     args = parser.parse_args(argv)
+    check_output_folder(args.out, "--out")
     try:
         out = generate_dataset(
             args.out,
@@ -533,8 +537,7 @@ def main(argv: list[str] | None = None) -> int:
             log=lambda line: print(line, file=sys.stderr),
         )
     except (ValueError, FolderInUseError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return refuse("data synth", str(error))
     print(f"wrote {args.videos} videos x {args.frames} frames ({args.size} px) to {out}")
     return 0
 
