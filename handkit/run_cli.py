@@ -102,18 +102,17 @@ def format_results_table(results: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def key_numbers(notebook: str, values: Mapping[str, Any]) -> list[tuple[str, int | float]]:
-    """The numbers of :data:`KEY_NUMBERS` that ``values`` holds (the first few, for another
-    notebook), as (dotted key, number).
+    """The numbers of :data:`KEY_NUMBERS` that ``values`` holds, in that order (the first few,
+    for another notebook), as (dotted key, number).
 
-    >>> key_numbers("07_evaluation", {"frames": 9, "mpjpe": {"Copy": 2.5}, "seed": 0})
+    >>> key_numbers("07_evaluation", {"mpjpe": {"Copy": 2.5}, "frames": 9, "seed": 0})
     [('frames', 9), ('mpjpe.Copy', 2.5)]
     """
     numbers = scalar_numbers(values)
     if notebook not in KEY_NUMBERS:
         return numbers[:OTHER_NUMBERS]
-    wanted = KEY_NUMBERS[notebook]
-    return [(key, value) for key, value in numbers
-            if any(key == name or key.startswith(f"{name}.") for name in wanted)]
+    return [(key, value) for name in KEY_NUMBERS[notebook] for key, value in numbers
+            if key == name or key.startswith(f"{name}.")]
 
 
 def format_summary(results: Mapping[str, Mapping[str, Any]], out_dir: str | Path) -> str:
