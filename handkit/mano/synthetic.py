@@ -37,7 +37,8 @@ How it is built:
 
 Command line: ``python -m handkit.mano.synthetic --out PATH`` regenerates the shipped file:
 byte for byte on the machine that wrote it; elsewhere the arrays agree to float32 precision and a
-quad whose diagonals are equally long may be cut along the other one. Introduced in ``notebooks/01_mano_basics.ipynb``.
+quad whose diagonals are equally long may be cut along the other one. Introduced in
+``notebooks/01_mano_basics.ipynb``.
 """
 
 from __future__ import annotations
