@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from handkit.errors import check_output_folder, command, refuse
+from handkit.errors import check_output_folder, command, positive_int, refuse
 from handkit.table1 import evaluate_run, format_table, paper_rows_lines
 from handkit.train import RunFolderError
 from handkit.train.config import run_config
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Table I rows of a trained run folder.")
     parser.add_argument("--run", type=Path, required=True, help="the run folder (runs/NAME)")
     parser.add_argument("--split", default="test", help="test (default), train or val")
-    parser.add_argument("--videos", type=int, help="only the split's first N videos")
+    parser.add_argument("--videos", type=positive_int, help="only the split's first N videos")
     parser.add_argument("--no-vertices", action="store_true",
                         help="joint columns only (faster; no MPVPE or F-scores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -41,7 +41,7 @@ from handkit.data.datasets import DATASET_DEFAULTS, TABLE1_COLUMNS
 from handkit.data.synth_params import SynthParams
 from handkit.data.synthetic import generate_dataset
 from handkit.data.video_format import INDEX_FILE, VideoDataset
-from handkit.errors import check_output_folder, command
+from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_split, table_rows
 from handkit.metrics import METRIC_KEYS
 from handkit.train import TrainConfig, input_transform, load_run, open_reader, train
@@ -430,6 +430,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="results folder (default runs/table1-SETTING)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    if args.seeds and min(args.seeds) < 0:
+        raise InputError(f"--seeds must be integers >= 0, got {args.seeds}")
     out = check_output_folder(args.out or Path("runs") / f"table1-{args.setting}", "--out")
     began = time.perf_counter()
     result = run_table1(SETTINGS[args.setting], out, seeds=args.seeds, progress=not args.quiet)

@@ -205,11 +205,22 @@ def test_missing_inputs_of_other_commands_are_one_line(tmp_path, capsys):
     assert one_line(capsys, "data synth") == "num_videos must be an integer >= 1, got 0"
 
 
-def test_a_count_of_zero_is_an_argparse_error_naming_the_flag(capsys):
+@pytest.mark.parametrize(("command", "flag"), [
+    (["bench", "mano", "--repeats", "0"], "--repeats"),
+    (["evaluate", "--run", "runs/x", "--videos", "0"], "--videos"),  # -1 took all but the last
+])
+def test_a_count_of_zero_is_an_argparse_error_naming_the_flag(capsys, command, flag):
     with pytest.raises(SystemExit) as exit_info:
-        handkit_main(["bench", "mano", "--repeats", "0"])
+        handkit_main(command)
     assert exit_info.value.code == 2
-    assert "argument --repeats: expected an integer >= 1, got 0" in capsys.readouterr().err
+    assert f"argument {flag}: expected an integer >= 1, got 0" in capsys.readouterr().err
+
+
+def test_a_negative_seed_is_refused_before_table1_makes_its_data(tmp_path, capsys):
+    out = tmp_path / "t1"
+    assert handkit_main(["experiment", "table1", "--seeds", "0", "-1", "--out", str(out)]) == 1
+    assert one_line(capsys, "experiment table1") == "--seeds must be integers >= 0, got [0, -1]"
+    assert not out.exists()
 
 
 def test_only_the_users_input_errors_become_one_line(capsys):
