@@ -64,13 +64,13 @@ def test_a_parameter_without_gradient_is_not_counted(modules):
 
 def test_the_counts_are_what_the_runner_gives_each_optimiser(tmp_path, monkeypatch):
     given = {}
-    real_adam = runner_module._adam
+    real_adam = runner_module.adam
 
     def spy(parameters, config, device):
         given[len(given)] = list(parameters)
         return real_adam(parameters, config, device)
 
-    monkeypatch.setattr(runner_module, "_adam", spy)
+    monkeypatch.setattr(runner_module, "adam", spy)
     result = train(TrainConfig(**TINY), tmp_path / "run", progress=False)
     ran = ["stage1", "control", "stage2", "stage3"]  # the runner's order
     table = trainable_parameters(result.predictor, result.aligner)
