@@ -153,18 +153,18 @@ class EvaluationResult:
 
 @dataclass(frozen=True)
 class VideoInputs:
-    """One video as inference sees it (images, K, labels) and its ground truth, kept apart
+    """One video as inference sees it (images, intrinsics, labels) and its ground truth, kept apart
     (:func:`read_video`).
 
     Attributes:
         images: (T, 3, S, S) float RGB in [0, 1].
-        K: (T, 3, 3) intrinsics.
+        intrinsics: (T, 3, 3) intrinsics.
         labels: the labelled frames and their labels, or None when the video has none.
         truth: root, theta, beta, joints, joint_valid, annotated (T, ...) for evaluation only.
     """
 
     images: torch.Tensor
-    K: torch.Tensor
+    intrinsics: torch.Tensor
     labels: VideoLabels | None
     truth: dict[str, np.ndarray]
 
@@ -243,16 +243,17 @@ def _read_video(reader: VideoFrames, position: int, labelled: np.ndarray, *,
              for name in ("root", "theta", "beta", "joints", "joint_valid")}
     truth["annotated"] = reader.annotated_mask[indices]
     return VideoInputs(images=_pixels(seen, image_size),
-                  K=torch.as_tensor(np.stack([r.K for r in seen]), dtype=torch.float32),
+                  intrinsics=torch.as_tensor(np.stack([r.intrinsics for r in seen]),
+                                             dtype=torch.float32),
                   labels=labels, truth=truth)
 
 
 def read_video(reader: VideoFrames, video_id: str, *, label_every: int | None = None,
                transform: Transform | None = None, image_size: int | None = None
                ) -> VideoInputs:
-    """One video of a reader ready for :mod:`handkit.inference`: its images and K, its labels
-    (labelled frames only; unlabelled ground truth is hidden before ``transform``) and, apart,
-    its ground truth for measuring."""
+    """One video of a reader ready for :mod:`handkit.inference`: its images and intrinsics, its
+    labels (labelled frames only; unlabelled ground truth is hidden before ``transform``) and,
+    apart, its ground truth for measuring."""
     _check_reader(reader, transform)
     position = reader.video_ids.index(video_id)
     mask = labelled_frames(reader, label_every=label_every)[position]
@@ -327,7 +328,8 @@ def evaluate_split(
         else:
             video = _read_video(reader, position, mask, transform=transform,
                                 image_size=predictor.image_size)
-            features = encode_video(predictor, video.images, video.K, batch_size=batch_size)
+            features = encode_video(predictor, video.images, video.intrinsics,
+                                    batch_size=batch_size)
             videos[position] = _Encoded(video.labels, video.truth, features)
     if not videos:
         raise ValueError(f"no video of the reader can be evaluated: {skipped}")
@@ -432,7 +434,7 @@ def calibrate_gate_on_reader(
             continue
         video = _read_video(reader, position, masks[position], transform=transform,
                             image_size=predictor.image_size, only_labelled=True)
-        features = encode_video(predictor, video.images, video.K, batch_size=batch_size)
+        features = encode_video(predictor, video.images, video.intrinsics, batch_size=batch_size)
         labelled.append((features, video.labels))
     return calibrate_gate(labelled, aligner, score=score, batch_size=aligner_batch_size)
 

@@ -19,7 +19,7 @@ import torch
 def intrinsics(
     image_size: int | tuple[int, int], *, fov_deg: float = 40.0, dtype: torch.dtype = torch.float64
 ) -> torch.Tensor:
-    """Pinhole intrinsics K (3, 3) for a square-pixel camera with the principal point centred
+    """Pinhole intrinsics (3, 3) for a square-pixel camera with the principal point centred
     at ((W - 1) / 2, (H - 1) / 2).
 
     Args:
@@ -41,20 +41,20 @@ def intrinsics(
     return torch.tensor([[focal, 0, cx], [0, focal, cy], [0, 0, 1]], dtype=dtype)
 
 
-def project_points(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+def project_points(points: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
     """Perspective projection of camera-space points to pixels.
 
     Args:
         points: (..., N, 3) camera-space points with z > 0.
-        K: (3, 3) or (..., 3, 3) intrinsics matching the leading dims of ``points``.
+        intrinsics: (3, 3) or (..., 3, 3) intrinsics matching the leading dims of ``points``.
     Returns:
         (..., N, 2) pixel coordinates (u, v).
     """
     if points.shape[-1] != 3:
         raise ValueError(f"points must have shape (..., N, 3), got {tuple(points.shape)}")
-    if K.shape[-2:] != (3, 3):
-        raise ValueError(f"K must have shape (..., 3, 3), got {tuple(K.shape)}")
-    homogeneous = points @ K.to(points.dtype).transpose(-1, -2)  # (..., N, 3)
+    if intrinsics.shape[-2:] != (3, 3):
+        raise ValueError(f"intrinsics must have shape (..., 3, 3), got {tuple(intrinsics.shape)}")
+    homogeneous = points @ intrinsics.to(points.dtype).transpose(-1, -2)  # (..., N, 3)
     return homogeneous[..., :2] / homogeneous[..., 2:3]
 
 
@@ -89,7 +89,7 @@ def image_centre(image_size: int | tuple[int, int]) -> tuple[float, float]:
 def root_from_offsets(
     depth_offset: torch.Tensor,
     pixel_offset: torch.Tensor,
-    K: torch.Tensor,
+    intrinsics: torch.Tensor,
     *,
     d_off_mm: float,
     image_size: int | tuple[int, int],
@@ -98,23 +98,23 @@ def root_from_offsets(
 
     The paper's recovery (Fig. 2, following Hasson et al. 2020's ``recover_3d_proj``): the root's
     depth is d_z = f d_f + d_off and the root projects to the image centre plus (t_u, t_v);
-    the pixel is back-projected through K to depth d_z:
+    the pixel is back-projected through the intrinsics to depth d_z:
 
         d_z = fx d_f + d_off,
         (u, v) = image_centre + (t_u, t_v),
         r = ((u - cx) d_z / fx, (v - cy) d_z / fy, d_z).
 
-    Readings: f is K's fx (as Hasson's code); the image centre is ((W - 1) / 2, (H - 1) / 2),
-    handkit's convention of pixel centres at integers (Hasson's code uses W / 2), so for handkit's
-    crops, whose principal point is that centre, (t_u, t_v) is the root's pixel relative to the
-    principal point.
+    Readings: f is the intrinsics' fx (as Hasson's code); the image centre is
+    ((W - 1) / 2, (H - 1) / 2), handkit's convention of pixel centres at integers (Hasson's code
+    uses W / 2), so for handkit's crops, whose principal point is that centre, (t_u, t_v) is the
+    root's pixel relative to the principal point.
 
     Args:
         depth_offset: (B,) d_f, mm of depth per pixel of focal length.
         pixel_offset: (B, 2) (t_u, t_v), pixels from the image centre.
-        K: (B, 3, 3) intrinsics of the images.
+        intrinsics: (B, 3, 3) intrinsics of the images.
         d_off_mm: the dataset's depth offset d_off, mm.
-        image_size: width = height, or (width, height), of the images K belongs to.
+        image_size: width = height, or (width, height), of the images the intrinsics belong to.
     Returns:
         (B, 3) root r in camera space, mm.
 
@@ -122,56 +122,59 @@ def root_from_offsets(
     d_f = 2 mm/px, d_off = 400 mm, (t_u, t_v) = (10, -5): d_z = 100 * 2 + 400 = 600 mm,
     (u, v) = (41.5, 26.5), x = 10 * 600 / 100 = 60 mm, y = -5 * 600 / 100 = -30 mm.
 
-    >>> K = torch.tensor([[[100.0, 0.0, 31.5], [0.0, 100.0, 31.5], [0.0, 0.0, 1.0]]])
-    >>> root_from_offsets(torch.tensor([2.0]), torch.tensor([[10.0, -5.0]]), K,
+    >>> intrinsics = torch.tensor([[[100.0, 0.0, 31.5], [0.0, 100.0, 31.5], [0.0, 0.0, 1.0]]])
+    >>> root_from_offsets(torch.tensor([2.0]), torch.tensor([[10.0, -5.0]]), intrinsics,
     ...                   d_off_mm=400.0, image_size=64).tolist()
     [[60.0, -30.0, 600.0]]
     """
-    batch = _check_batch_intrinsics(K)
+    batch = _check_batch_intrinsics(intrinsics)
     if depth_offset.shape != (batch,) or pixel_offset.shape != (batch, 2):
         raise ValueError(
             f"depth_offset must have shape (B,) and pixel_offset (B, 2) with B={batch}, "
             f"got {tuple(depth_offset.shape)} and {tuple(pixel_offset.shape)}"
         )
-    K = K.to(pixel_offset.dtype)
-    fx, fy = K[:, 0, 0], K[:, 1, 1]  # (B,)
+    intrinsics = intrinsics.to(pixel_offset.dtype)
+    fx, fy = intrinsics[:, 0, 0], intrinsics[:, 1, 1]  # (B,)
     depth = fx * depth_offset + d_off_mm  # (B,)
     pixel = pixel_offset + pixel_offset.new_tensor(image_centre(image_size))  # (B, 2)
-    x = (pixel[:, 0] - K[:, 0, 2]) * depth / fx
-    y = (pixel[:, 1] - K[:, 1, 2]) * depth / fy
+    x = (pixel[:, 0] - intrinsics[:, 0, 2]) * depth / fx
+    y = (pixel[:, 1] - intrinsics[:, 1, 2]) * depth / fy
     return torch.stack([x, y, depth], 1)  # (B, 3)
 
 
 def offsets_from_root(
-    root: torch.Tensor, K: torch.Tensor, *, d_off_mm: float, image_size: int | tuple[int, int]
+    root: torch.Tensor, intrinsics: torch.Tensor, *, d_off_mm: float,
+    image_size: int | tuple[int, int],
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The inverse of :func:`root_from_offsets`: (d_f, (t_u, t_v)) that recover ``root``.
 
     Args:
         root: (B, 3) camera-space root, mm, with z > 0.
-        K: (B, 3, 3) intrinsics.
+        intrinsics: (B, 3, 3) intrinsics.
         d_off_mm, image_size: as in :func:`root_from_offsets`.
     Returns:
         depth_offset (B,) mm per focal pixel, and pixel_offset (B, 2) pixels from the centre.
 
-    >>> K = torch.tensor([[[100.0, 0.0, 31.5], [0.0, 100.0, 31.5], [0.0, 0.0, 1.0]]])
-    >>> d_f, t = offsets_from_root(torch.tensor([[60.0, -30.0, 600.0]]), K, d_off_mm=400.0,
+    >>> intrinsics = torch.tensor([[[100.0, 0.0, 31.5], [0.0, 100.0, 31.5], [0.0, 0.0, 1.0]]])
+    >>> d_f, t = offsets_from_root(torch.tensor([[60.0, -30.0, 600.0]]), intrinsics,
+    ...                            d_off_mm=400.0,
     ...                            image_size=64)
     >>> d_f.tolist(), t.tolist()
     ([2.0], [[10.0, -5.0]])
     """
-    batch = _check_batch_intrinsics(K)
+    batch = _check_batch_intrinsics(intrinsics)
     if root.shape != (batch, 3):
         raise ValueError(f"root must have shape (B, 3) with B={batch}, got {tuple(root.shape)}")
-    K = K.to(root.dtype)
-    pixel = project_points(root[:, None], K)[:, 0]  # (B, 2)
-    depth_offset = (root[:, 2] - d_off_mm) / K[:, 0, 0]  # (B,)
+    intrinsics = intrinsics.to(root.dtype)
+    pixel = project_points(root[:, None], intrinsics)[:, 0]  # (B, 2)
+    depth_offset = (root[:, 2] - d_off_mm) / intrinsics[:, 0, 0]  # (B,)
     return depth_offset, pixel - pixel.new_tensor(image_centre(image_size))
 
 
-def _check_batch_intrinsics(K: torch.Tensor) -> int:
-    """The batch size B of intrinsics K (B, 3, 3), or a ValueError showing the shape given."""
-    if not isinstance(K, torch.Tensor) or K.dim() != 3 or K.shape[1:] != (3, 3):
-        shape = tuple(K.shape) if isinstance(K, torch.Tensor) else type(K).__name__
-        raise ValueError(f"K must have shape (B, 3, 3), got {shape}")
-    return K.shape[0]
+def _check_batch_intrinsics(intrinsics: torch.Tensor) -> int:
+    """The batch size B of intrinsics (B, 3, 3), or a ValueError showing the shape given."""
+    is_tensor = isinstance(intrinsics, torch.Tensor)
+    if not is_tensor or intrinsics.dim() != 3 or intrinsics.shape[1:] != (3, 3):
+        shape = tuple(intrinsics.shape) if is_tensor else type(intrinsics).__name__
+        raise ValueError(f"intrinsics must have shape (B, 3, 3), got {shape}")
+    return intrinsics.shape[0]

@@ -129,7 +129,7 @@ MODE_TITLES = {
 # --- scenario 1: the predictor -----------------------------------------------------------------
 
 
-def encode_video(predictor: HandPredictor, images: torch.Tensor, K: torch.Tensor, *,
+def encode_video(predictor: HandPredictor, images: torch.Tensor, intrinsics: torch.Tensor, *,
                  batch_size: int = 64) -> VideoFeatures:
     """Run the Hand Predictor once per frame (eval mode, no gradients, ``batch_size`` frames at
     a time): the features z for every mode and scenario 1's hand (Eq. 1).
@@ -137,21 +137,21 @@ def encode_video(predictor: HandPredictor, images: torch.Tensor, K: torch.Tensor
     Args:
         predictor: the Hand Predictor; its device is used.
         images: (T, 3, S, S) float RGB in [0, 1] (any device).
-        K: (T, 3, 3) intrinsics of the images.
+        intrinsics: (T, 3, 3) intrinsics of the images.
         batch_size: frames per encoder call.
     Returns:
         :class:`VideoFeatures` on the predictor's device.
     """
     check_shape("images", images, (None, 3, None, None), "(T, 3, S, S)")
     frames = images.shape[0]
-    check_shape("K", K, (frames, 3, 3), f"(T, 3, 3) with T={frames}")
+    check_shape("intrinsics", intrinsics, (frames, 3, 3), f"(T, 3, 3) with T={frames}")
     if frames == 0:
         raise ValueError("images must hold at least one frame, got shape (0, ...)")
     like = module_tensor(predictor, "predictor")
     outputs = []
     with evaluating(predictor):
         for c in chunks(frames, check_batch_size(batch_size)):
-            outputs.append(predictor(images[c].to(like), K[c].to(like)))
+            outputs.append(predictor(images[c].to(like), intrinsics[c].to(like)))
 
     def cat(name: str) -> torch.Tensor:
         return torch.cat([getattr(out, name) for out in outputs])

@@ -134,8 +134,10 @@ FIGURE_METHODS = ("Baseline + Align", "Propagation", "Interpolation", "Copy near
                   "Fused")
 #: name -> (distance, title) of the README's sweep figures (MPJPE against K at lambda_align 0.1).
 FIGURES = {
-    "against_k_all_frames": ("all", "MPJPE against K, all unlabelled frames (λ_align = 0.1)"),
-    "against_k_mid_gap": ("32-64", "MPJPE against K, frames 32-64 from a label (λ_align = 0.1)"),
+    "against_k_all_frames": (
+        "all", "MPJPE against K (label spacing), all unlabelled frames (λ_align = 0.1)"),
+    "against_k_mid_gap": (
+        "32-64", "MPJPE against K (label spacing), frames 32-64 from a label (λ_align = 0.1)"),
 }
 
 

@@ -100,7 +100,7 @@ def overfit_predictor(predictor: HandPredictor, batch: FrameBatch, *, steps: int
     Args:
         predictor: the Hand Predictor; its weights are updated in place.
         batch: B >= 1 frames, each with ground truth (``batch.has_gt`` all True):
-            images (B, 3, S, S), K (B, 3, 3), joints (B, 21, 3) mm, joint_valid (B, 21).
+            images (B, 3, S, S), intrinsics (B, 3, 3), joints (B, 21, 3) mm, joint_valid (B, 21).
         steps: Adam steps.
         lr: Adam's learning rate.
         config: the loss weights (default the paper's).
@@ -117,7 +117,7 @@ def overfit_predictor(predictor: HandPredictor, batch: FrameBatch, *, steps: int
                           joints=batch.joints, joint_valid=batch.joint_valid)
 
     def objective() -> tuple[torch.Tensor, float]:
-        out = predictor(batch.images, batch.K)
+        out = predictor(batch.images, batch.intrinsics)
         loss = predictor_loss(out, targets, config=config)
         return loss.total, mean_joint_error_mm(out.joints, batch.joints, batch.joint_valid)
 

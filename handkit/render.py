@@ -1,7 +1,7 @@
 """A small vectorised z-buffer rasteriser in torch, for synthetic hand images.
 
 No OpenGL and no external renderer: camera-space triangles are projected with the
-intrinsics ``K``, each triangle enumerates the pixel centres inside its bounding box,
+``intrinsics``, each triangle enumerates the pixel centres inside its bounding box,
 a barycentric test keeps the covered ones, and a scatter-min z-buffer picks the nearest
 triangle per pixel. Colours are per-vertex (smooth skin variation), interpolated with
 perspective-correct barycentrics and lit with a Lambertian term plus ambient light.
@@ -75,8 +75,9 @@ class Rendering:
     depth: torch.Tensor
 
 
-def _check_inputs(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_size) -> tuple:
-    """Validate shapes; return (K as (B, 3, 3), (H, W))."""
+def _check_inputs(verts: torch.Tensor, faces: torch.Tensor, intrinsics: torch.Tensor,
+                  image_size) -> tuple:
+    """Validate shapes; return (intrinsics as (B, 3, 3), (H, W))."""
     if verts.ndim != 3 or verts.shape[-1] != 3:
         raise ValueError(f"verts must have shape (B, V, 3), got {tuple(verts.shape)}")
     if not verts.is_floating_point():
@@ -91,15 +92,16 @@ def _check_inputs(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, ima
             f"faces must index vertices 0..{verts.shape[1] - 1}, "
             f"found {int(faces.min())}..{int(faces.max())}"
         )
-    if K.shape == (3, 3):
-        K = K.expand(verts.shape[0], 3, 3)
-    if K.shape != (verts.shape[0], 3, 3):
+    if intrinsics.shape == (3, 3):
+        intrinsics = intrinsics.expand(verts.shape[0], 3, 3)
+    if intrinsics.shape != (verts.shape[0], 3, 3):
         raise ValueError(
-            f"K must have shape (3, 3) or (B, 3, 3) with B = {verts.shape[0]}, got {tuple(K.shape)}"
+            f"intrinsics must have shape (3, 3) or (B, 3, 3) with B = {verts.shape[0]}, "
+            f"got {tuple(intrinsics.shape)}"
         )
     if len(image_size) != 2 or min(int(s) for s in image_size) < 1:
         raise ValueError(f"image_size must be (H, W) with positive ints, got {image_size!r}")
-    return K.to(verts.dtype), (int(image_size[0]), int(image_size[1]))
+    return intrinsics.to(verts.dtype), (int(image_size[0]), int(image_size[1]))
 
 
 def _candidates(tri_uv: torch.Tensor, visible: torch.Tensor, H: int, W: int):
@@ -144,7 +146,8 @@ def _edge_planes(tri_uv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack([a, b, c], -1), area
 
 
-def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_size) -> Fragments:
+def rasterize(verts: torch.Tensor, faces: torch.Tensor, intrinsics: torch.Tensor,
+              image_size) -> Fragments:
     """Z-buffer rasterisation of camera-space triangle meshes.
 
     A pixel is covered by a triangle when its centre lies inside or on the projected
@@ -154,7 +157,7 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_s
     Args:
         verts: (B, V, 3) camera-space vertices, mm (z > 0 in front of the camera).
         faces: (F, 3) int vertex indices.
-        K: (B, 3, 3) or (3, 3) intrinsics.
+        intrinsics: (B, 3, 3) or (3, 3) intrinsics.
         image_size: (H, W) pixels.
     Returns:
         :class:`Fragments` with (B, H, W) face ids, barycentrics and depth.
@@ -162,18 +165,18 @@ def rasterize(verts: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, image_s
     Example (corners project to (2.5, 2.5), (6.5, 2.5), (4.5, 6.5)):
 
     >>> verts = torch.tensor([[[-1.0, -1.0, 8.0], [1.0, -1.0, 8.0], [0.0, 1.0, 8.0]]])
-    >>> K = torch.tensor([[16.0, 0.0, 4.5], [0.0, 16.0, 4.5], [0.0, 0.0, 1.0]])
-    >>> frags = rasterize(verts, torch.tensor([[0, 1, 2]]), K, (8, 8))
+    >>> intrinsics = torch.tensor([[16.0, 0.0, 4.5], [0.0, 16.0, 4.5], [0.0, 0.0, 1.0]])
+    >>> frags = rasterize(verts, torch.tensor([[0, 1, 2]]), intrinsics, (8, 8))
     >>> (frags.face_id[0] + 1).tolist()[3:6]  # rows 3-5 (the others are empty)
     [[0, 0, 0, 1, 1, 1, 1, 0], [0, 0, 0, 0, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1, 0, 0]]
     >>> int((frags.face_id >= 0).sum())
     8
     """
-    K, (H, W) = _check_inputs(verts, faces, K, image_size)
+    intrinsics, (H, W) = _check_inputs(verts, faces, intrinsics, image_size)
     B, n_faces = verts.shape[0], faces.shape[0]
     faces = faces.long()
     inv_z = 1.0 / verts[..., 2][:, faces].reshape(-1, 3)  # (B*F, 3); 1/z is affine in screen space
-    tri_uv = project_points(verts, K)[:, faces]  # (B, F, 3, 2)
+    tri_uv = project_points(verts, intrinsics)[:, faces]  # (B, F, 3, 2)
     planes, area = _edge_planes(tri_uv)  # (B, F, 3, 3), (B, F)
     visible = (verts[..., 2][:, faces] > NEAR_MM).all(-1) & (area.abs() > 1e-12)  # (B, F)
     face, px, py = _candidates(tri_uv.detach(), visible, H, W)
@@ -297,7 +300,7 @@ def shade(
 def render_mesh(
     verts: torch.Tensor,
     faces: torch.Tensor,
-    K: torch.Tensor,
+    intrinsics: torch.Tensor,
     image_size,
     *,
     colors: torch.Tensor | None = None,
@@ -316,7 +319,7 @@ def render_mesh(
     Args:
         verts: (B, V, 3) camera-space vertices, mm.
         faces: (F, 3) int vertex indices.
-        K: (B, 3, 3) or (3, 3) intrinsics for the (H, W) output.
+        intrinsics: (B, 3, 3) or (3, 3) intrinsics for the (H, W) output.
         image_size: (H, W).
         colors: (B, V, 3) or (V, 3) albedo in [0, 1]; default a uniform skin tone.
         background: (B, H, W, 3) in [0, 1]; default black.
@@ -325,7 +328,7 @@ def render_mesh(
     Returns:
         :class:`Rendering` (image (B, H, W, 3) float, mask (B, H, W) bool, depth (B, H, W) mm).
     """
-    K, (H, W) = _check_inputs(verts, faces, K, image_size)
+    intrinsics, (H, W) = _check_inputs(verts, faces, intrinsics, image_size)
     if int(supersample) != supersample or supersample < 1:
         raise ValueError(f"supersample must be an integer >= 1, got {supersample!r}")
     if background is not None and background.shape != (verts.shape[0], H, W, 3):
@@ -346,7 +349,7 @@ def render_mesh(
         _render_chunk(
             verts[i : i + chunk],
             faces,
-            K[i : i + chunk],
+            intrinsics[i : i + chunk],
             (H, W),
             colors[i : i + chunk],
             light_dir,
@@ -364,10 +367,10 @@ def render_mesh(
     )
 
 
-def _render_chunk(verts, faces, K, image_size, colors, light_dir, ambient, s):
+def _render_chunk(verts, faces, intrinsics, image_size, colors, light_dir, ambient, s):
     """Shaded colour (B, H, W, 3), coverage (B, H, W) in [0, 1] and nearest depth of a chunk."""
     H, W = image_size
-    frags = rasterize(verts, faces, scale_intrinsics(K, s), (H * s, W * s))
+    frags = rasterize(verts, faces, scale_intrinsics(intrinsics, s), (H * s, W * s))
     rgb = shade(frags, verts, faces, colors, light_dir=light_dir, ambient=ambient)  # (B, sH, sW, 3)
     cover = (frags.face_id >= 0).to(verts.dtype)
     if s == 1:
@@ -377,13 +380,13 @@ def _render_chunk(verts, faces, K, image_size, colors, light_dir, ambient, s):
     return rgb, cover, -F.max_pool2d(-frags.depth[:, None], s)[:, 0]
 
 
-def scale_intrinsics(K: torch.Tensor, factor: float) -> torch.Tensor:
+def scale_intrinsics(intrinsics: torch.Tensor, factor: float) -> torch.Tensor:
     """Intrinsics (..., 3, 3) for an image resized by ``factor`` (pixel centres at integers).
 
     u' = factor * u + (factor - 1) / 2, and the same for v.
     """
-    out = K.clone()
-    out[..., :2, :] = factor * K[..., :2, :] + 0.5 * (factor - 1) * K[..., 2:3, :]
+    out = intrinsics.clone()
+    out[..., :2, :] = factor * intrinsics[..., :2, :] + 0.5 * (factor - 1) * intrinsics[..., 2:3, :]
     return out
 
 

@@ -42,8 +42,8 @@ OPENGL = np.diag([1.0, -1.0, -1.0])
 INTERHAND_OF_HANDKIT = [20] + [4 * f + k for f in range(5) for k in (3, 2, 1, 0)]
 
 
-def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    uvw = points @ K.T
+def project(points: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    uvw = points @ intrinsics.T
     return uvw[:, :2] / uvw[:, 2:3]
 
 
@@ -55,7 +55,8 @@ def marker_image(width: int, height: int, wrist_uv, thumb_tip_uv) -> Image.Image
     return Image.fromarray(pixels)
 
 
-def posed_hand(rng: np.random.Generator, K: np.ndarray, size: tuple[int, int], depth: float):
+def posed_hand(rng: np.random.Generator, intrinsics: np.ndarray, size: tuple[int, int],
+               depth: float):
     """A global rotation (3, 3) and camera-space joints (21, 3) mm whose wrist and thumb tip
     project inside the image, at least 8 px apart."""
     width, height = size
@@ -63,7 +64,7 @@ def posed_hand(rng: np.random.Generator, K: np.ndarray, size: tuple[int, int], d
         rot = Rotation.from_rotvec(rng.normal(0, 0.6, 3)).as_matrix()
         wrist = np.array([rng.uniform(-40, 40), rng.uniform(-30, 30), depth + rng.uniform(-50, 50)])
         joints = REST_JOINTS_MM @ rot.T + wrist
-        uv = project(joints[[0, 4]], K)
+        uv = project(joints[[0, 4]], intrinsics)
         inside = np.all((uv >= 3) & (uv <= [width - 4, height - 4]))
         if inside and np.linalg.norm(uv[0] - uv[1]) >= 8:
             return rot, joints
@@ -74,15 +75,15 @@ def posed_hand(rng: np.random.Generator, K: np.ndarray, size: tuple[int, int], d
 HO3D_SEQUENCES = {"ABF10": 5, "BB12": 5, "MC2": 5}  # Mini-HO-3D test, val, train
 HO3D_UNANNOTATED = ("BB12", "0002")
 HO3D_SIZE = (96, 72)
-HO3D_K = np.array([[92.1, 0.0, 48.3], [0.0, 91.8, 35.6], [0.0, 0.0, 1.0]])
+HO3D_INTRINSICS = np.array([[92.1, 0.0, 48.3], [0.0, 91.8, 35.6], [0.0, 0.0, 1.0]])
 #: A Mini-HO-3D train sequence with HO-3D v3's quirks (made with its own random stream, so the
 #: other sequences and the InterHand fixture keep their bytes): frames whose meta values are all
 #: None (camMat too), frames with an image but no meta file (as ABF12 0678-0728 in the real v3
-#: release), and a frame whose hand keys alone are None. Its camera differs from HO3D_K, so a K
-#: borrowed from another sequence would show.
+#: release), and a frame whose hand keys alone are None. Its camera differs from
+#: HO3D_INTRINSICS, so intrinsics borrowed from another sequence would show.
 HO3D_QUIRKS_SEQUENCE = "ABF12"
 HO3D_QUIRKS_FRAMES = 8
-HO3D_QUIRKS_K = np.array([[88.4, 0.0, 47.1], [0.0, 88.9, 36.2], [0.0, 0.0, 1.0]])
+HO3D_QUIRKS_INTRINSICS = np.array([[88.4, 0.0, 47.1], [0.0, 88.9, 36.2], [0.0, 0.0, 1.0]])
 HO3D_ALL_NONE = ("0000", "0004")
 HO3D_NO_META = ("0002", "0003")
 HO3D_NO_HAND = ("0006",)
@@ -92,7 +93,7 @@ def write_ho3d(root: Path, rng: np.random.Generator) -> None:
     for seq, num_frames in HO3D_SEQUENCES.items():
         for frame in range(num_frames):
             name = f"{frame:04d}"
-            meta = write_ho3d_frame(root, seq, name, HO3D_K, rng)
+            meta = write_ho3d_frame(root, seq, name, HO3D_INTRINSICS, rng)
             if (seq, name) == HO3D_UNANNOTATED:
                 meta.update(handPose=None, handTrans=None, handBeta=None, handJoints3D=None)
             write_ho3d_meta(root, seq, name, meta)
@@ -101,7 +102,7 @@ def write_ho3d(root: Path, rng: np.random.Generator) -> None:
         "rest_joints_mm": REST_JOINTS_MM.tolist(),
         "unannotated": list(HO3D_UNANNOTATED),
         "quirks_sequence": HO3D_QUIRKS_SEQUENCE,
-        "quirks_K": HO3D_QUIRKS_K.tolist(),
+        "quirks_K": HO3D_QUIRKS_INTRINSICS.tolist(),
         "all_none_meta": list(HO3D_ALL_NONE),
         "no_meta_file": list(HO3D_NO_META),
         "no_hand": list(HO3D_NO_HAND),
@@ -113,7 +114,8 @@ def write_ho3d_quirks(root: Path, rng: np.random.Generator) -> None:
     seq = HO3D_QUIRKS_SEQUENCE
     for frame in range(HO3D_QUIRKS_FRAMES):
         name = f"{frame:04d}"
-        meta = write_ho3d_frame(root, seq, name, HO3D_QUIRKS_K, rng)  # every frame shows a hand
+        # every frame shows a hand
+        meta = write_ho3d_frame(root, seq, name, HO3D_QUIRKS_INTRINSICS, rng)
         if name in HO3D_NO_META:
             continue
         if name in HO3D_ALL_NONE:
@@ -123,14 +125,14 @@ def write_ho3d_quirks(root: Path, rng: np.random.Generator) -> None:
         write_ho3d_meta(root, seq, name, meta)
 
 
-def write_ho3d_frame(root: Path, seq: str, name: str, K: np.ndarray, rng) -> dict:
+def write_ho3d_frame(root: Path, seq: str, name: str, intrinsics: np.ndarray, rng) -> dict:
     """Save one marker image of a random hand; return its meta dict."""
     (root / "train" / seq / "rgb").mkdir(parents=True, exist_ok=True)
-    rot, joints = posed_hand(rng, K, HO3D_SIZE, depth=600.0)
-    uv = project(joints[[0, 4]], K)
+    rot, joints = posed_hand(rng, intrinsics, HO3D_SIZE, depth=600.0)
+    uv = project(joints[[0, 4]], intrinsics)
     image = marker_image(*HO3D_SIZE, uv[0], uv[1])
     image.save(root / "train" / seq / "rgb" / f"{name}.jpg", quality=95)
-    return ho3d_meta(rot, joints, rng, K)
+    return ho3d_meta(rot, joints, rng, intrinsics)
 
 
 def write_ho3d_meta(root: Path, seq: str, name: str, meta: dict) -> None:
@@ -140,7 +142,7 @@ def write_ho3d_meta(root: Path, seq: str, name: str, meta: dict) -> None:
 
 
 def ho3d_meta(
-    rot: np.ndarray, joints_mm: np.ndarray, rng: np.random.Generator, K: np.ndarray
+    rot: np.ndarray, joints_mm: np.ndarray, rng: np.random.Generator, intrinsics: np.ndarray
 ) -> dict:
     """HO-3D's meta dict: OpenGL-style camera frame, metres, MANO 16-plus-tips joint order."""
     joints_gl = joints_mm @ OPENGL.T / 1000.0  # (21, 3) handkit order
@@ -152,7 +154,7 @@ def ho3d_meta(
         "handTrans": joints_gl[0].astype(np.float32),
         "handBeta": rng.normal(0, 0.5, 10).astype(np.float32),
         "handJoints3D": mano_order.astype(np.float32),
-        "camMat": K.astype(np.float32),
+        "camMat": intrinsics.astype(np.float32),
         "objName": "003_cracker_box",
         "objLabel": 1,
         "objRot": rng.normal(0, 1, (3, 1)).astype(np.float32),
@@ -274,8 +276,10 @@ def interhand_frame(hand_type: str, hands_mean: np.ndarray, rng: np.random.Gener
 
 def save_interhand_image(path: Path, world: np.ndarray, camera: dict, cam: str) -> None:
     rot, pos = np.array(camera["camrot"][cam]), np.array(camera["campos"][cam])
-    K = np.array([[IH_FOCAL[0], 0, IH_PRINCPT[0]], [0, IH_FOCAL[1], IH_PRINCPT[1]], [0, 0, 1]])
-    uv = project((world[[INTERHAND_OF_HANDKIT[0], INTERHAND_OF_HANDKIT[4]]] - pos) @ rot.T, K)
+    intrinsics = np.array([[IH_FOCAL[0], 0, IH_PRINCPT[0]], [0, IH_FOCAL[1], IH_PRINCPT[1]],
+                           [0, 0, 1]])
+    wrist_and_thumb = world[[INTERHAND_OF_HANDKIT[0], INTERHAND_OF_HANDKIT[4]]]
+    uv = project((wrist_and_thumb - pos) @ rot.T, intrinsics)
     path.parent.mkdir(parents=True, exist_ok=True)
     marker_image(*IH_SIZE, uv[0], uv[1]).save(path, quality=95)
 

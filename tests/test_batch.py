@@ -49,13 +49,13 @@ def test_frame_batch_holds_the_records(train):
         record = train[index]
         np.testing.assert_allclose(batch.images[row].permute(1, 2, 0).numpy() * 255, record.image,
                                    atol=1e-4)
-        for name in ("K",) + GT:
+        for name in ("intrinsics",) + GT:
             np.testing.assert_allclose(getattr(batch, name)[row].numpy(), getattr(record, name),
                                        rtol=1e-6, atol=1e-4)
         assert bool(batch.labelled[row]) == record.labelled
         assert train.video_ids[int(batch.video[row])] == record.video_id
         assert int(batch.frame[row]) == record.frame_index
-    expected = {"K": (5, 3, 3), "root": (5, 3), "theta": (5, 48), "beta": (5, 10),
+    expected = {"intrinsics": (5, 3, 3), "root": (5, 3), "theta": (5, 48), "beta": (5, 10),
                 "joints": (5, 21, 3), "joint_valid": (5, 21), "labelled": (5,), "video": (5,)}
     assert {name: tuple(getattr(batch, name).shape) for name in expected} == expected
     assert batch.video.dtype == batch.frame.dtype == torch.int64
@@ -101,7 +101,7 @@ def test_ho3d_unannotated_frames_in_evaluation_mode():
     assert_no_ground_truth(batch, ~annotated)
     for row in np.flatnonzero(reader.annotated_mask):  # the wrist marker after the crop
         u, v = np.rint(project(batch.joints[row, :1].double().numpy(),
-                               batch.K[row].double().numpy())[0]).astype(int)
+                               batch.intrinsics[row].double().numpy())[0]).astype(int)
         assert batch.images[row, :, v, u].min() > 0.7
 
 
@@ -112,12 +112,13 @@ def test_loader_items_do_not_depend_on_workers(train):
     workers = list(data_loader(dataset, sampler, batch_size=16, num_workers=2))
     assert [len(b) for b in single] == [16, 16, 8]
     for a, b in zip(single, workers, strict=True):
-        for name in ("images", "K", "theta", "video", "frame"):
+        for name in ("images", "intrinsics", "theta", "video", "frame"):
             torch.testing.assert_close(getattr(a, name), getattr(b, name))
     dataset.set_epoch(1)
     other = list(data_loader(dataset, sampler, batch_size=16))
     assert not torch.equal(other[0].images, single[0].images)  # other epoch, other rolls
-    torch.testing.assert_close(other[0].K, single[0].K)  # the roll turns about the principal point
+    # the roll turns about the principal point
+    torch.testing.assert_close(other[0].intrinsics, single[0].intrinsics)
 
 
 def test_pair_frames_share_one_roll(train):
@@ -126,8 +127,8 @@ def test_pair_frames_share_one_roll(train):
     pair = dataset[item]
     plain = PairDataset(train)[item]
     for frames, rolled in ((plain.s, pair.s), (plain.u, pair.u)):
-        # the roll is about the image centre: K's focal lengths kept, principal point turned
-        torch.testing.assert_close(rolled.K[:, :2, :2], frames.K[:, :2, :2])
+        # the roll is about the image centre: focal lengths kept, principal point turned
+        torch.testing.assert_close(rolled.intrinsics[:, :2, :2], frames.intrinsics[:, :2, :2])
     turn_s = rolled_angle(plain.s, pair.s)
     torch.testing.assert_close(turn_s, rolled_angle(plain.u, pair.u))
     assert turn_s.abs() > 1e-3
@@ -200,7 +201,8 @@ def test_crop_transform_box_options(train):
         hidden[1]
     box = CropTransform(out_size=40, box=lambda record: (31.5, 31.5, 32.0))
     item = FrameDataset(train, transform=box)[0]
-    torch.testing.assert_close(item.K[0, 0, 0], FrameDataset(train)[0].K[0, 0, 0] * 40 / 32)
+    torch.testing.assert_close(item.intrinsics[0, 0, 0],
+                               FrameDataset(train)[0].intrinsics[0, 0, 0] * 40 / 32)
     with pytest.raises(ValueError, match="box must be 'image', 'joints' or a function"):
         CropTransform(out_size=32, box="hand")
     with pytest.raises(ValueError, match="out_size must be an integer >= 2"):
@@ -215,7 +217,7 @@ def test_roll_frame_batch_matches_the_per_item_roll(train):
     for row, index in enumerate((0, 1, 256, 299)):
         transform = FixedRoll(float(angles[row]))
         expected = FrameDataset(train, transform=transform)[index]
-        for name in ("K",) + GT:
+        for name in ("intrinsics",) + GT:
             torch.testing.assert_close(getattr(rolled, name)[row], getattr(expected, name)[0],
                                        rtol=1e-5, atol=1e-3)
         torch.testing.assert_close(rolled.images[row], expected.images[0], atol=2 / 255, rtol=0)

@@ -12,7 +12,7 @@ from handkit.data.crop_torch import roll_crop_batch
 from handkit.geometry import intrinsics
 from tests.test_crop import MARKED, assert_markers_under_projections, marked_record
 
-FIELDS = ("K", "joints", "root", "theta")
+FIELDS = ("intrinsics", "joints", "root", "theta")
 
 
 def stacked(records, name, dtype=torch.float64):
@@ -56,8 +56,8 @@ def test_matches_crop_record_item_by_item(channels_last, use_boxes):
             np.testing.assert_allclose(getattr(out, name)[k].numpy(), getattr(crop, name),
                                        atol=1e-9, err_msg=name)
         # the image map and the camera roll agree: M K = K' Rz
-        np.testing.assert_allclose(out.matrices[k].numpy() @ records[k].K,
-                                   crop.K @ camera_roll(angles[k]), atol=1e-9)
+        np.testing.assert_allclose(out.matrices[k].numpy() @ records[k].intrinsics,
+                                   crop.intrinsics @ camera_roll(angles[k]), atol=1e-9)
 
 
 def test_uint8_images_match_and_markers_stay_under_their_joints():
@@ -70,7 +70,7 @@ def test_uint8_images_match_and_markers_stay_under_their_joints():
         difference = np.abs(out.images[k].permute(1, 2, 0).numpy().astype(int) - crop.image)
         assert difference.max() <= 1  # float rounding at .5 only
         rolled = replace(crop, image=out.images[k].permute(1, 2, 0).numpy(),
-                         K=out.K[k].numpy(), joints=out.joints[k].numpy())
+                         intrinsics=out.intrinsics[k].numpy(), joints=out.joints[k].numpy())
         assert_markers_under_projections(rolled)
 
 
@@ -79,9 +79,9 @@ def test_float32_on_the_batch_path_keeps_projections_on_content():
     images, *rest = batch_args(records)
     out = roll_crop_batch(images.float() / 255, *(t.float() for t in rest), out_size=96,
                           angles=torch.tensor([0.3, -0.3]))
-    assert out.images.dtype == torch.float32 and out.K.dtype == torch.float32
+    assert out.images.dtype == torch.float32 and out.intrinsics.dtype == torch.float32
     for k in range(2):
-        uv = project(out.joints[k].double().numpy(), out.K[k].double().numpy())
+        uv = project(out.joints[k].double().numpy(), out.intrinsics[k].double().numpy())
         for joint, colour in MARKED.items():
             u, v = np.rint(uv[joint]).astype(int)
             np.testing.assert_allclose(out.images[k, :, v, u].numpy() * 255, colour, atol=40)
@@ -115,23 +115,24 @@ def test_invalid_joints_are_ignored_by_the_box():
     out = roll_crop_batch(*batch_args(records), out_size=40, angles=torch.full((2,), 0.2,
                           dtype=torch.float64), joint_valid=torch.from_numpy(valid))
     for k, crop in enumerate(expected):
-        np.testing.assert_allclose(out.K[k].numpy(), crop.K, atol=1e-9)
+        np.testing.assert_allclose(out.intrinsics[k].numpy(), crop.intrinsics, atol=1e-9)
 
 
 def test_bad_inputs_are_named():
-    images, K, joints, root, theta = batch_args([marked_record(0), marked_record(1)])
+    images, intrinsics, joints, root, theta = batch_args([marked_record(0), marked_record(1)])
     with pytest.raises(ValueError, match=r"theta must have shape \(2, 48\) .*got \(2, 45\)"):
-        roll_crop_batch(images, K, joints, root, theta[:, :45], out_size=8)
+        roll_crop_batch(images, intrinsics, joints, root, theta[:, :45], out_size=8)
     with pytest.raises(ValueError, match=r"images must have shape \(2, 3, H, W\)"):
-        roll_crop_batch(images[:, :2], K, joints, root, theta, out_size=8)
+        roll_crop_batch(images[:, :2], intrinsics, joints, root, theta, out_size=8)
     with pytest.raises(ValueError, match=r"angles must have shape \(2,\), got \(3,\)"):
-        roll_crop_batch(images, K, joints, root, theta, out_size=8, angles=torch.zeros(3))
+        roll_crop_batch(images, intrinsics, joints, root, theta, out_size=8, angles=torch.zeros(3))
     valid = torch.ones(2, 21, dtype=torch.bool)
     valid[1] = False
     with pytest.raises(ValueError, match=r"batch items \[1\] have no valid joint"):
-        roll_crop_batch(images, K, joints, root, theta, out_size=8, joint_valid=valid)
+        roll_crop_batch(images, intrinsics, joints, root, theta, out_size=8, joint_valid=valid)
     with pytest.raises(ValueError, match=r"joint_valid must have shape \(2, 21\)"):
-        roll_crop_batch(images, K, joints, root, theta, out_size=8, joint_valid=valid[:, :5])
+        roll_crop_batch(images, intrinsics, joints, root, theta, out_size=8,
+                        joint_valid=valid[:, :5])
 
 
 def test_rolled_float_images_stay_in_the_input_range():

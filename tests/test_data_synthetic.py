@@ -87,11 +87,12 @@ def test_ground_truth_follows_the_record_conventions(dataset, layer):
     np.testing.assert_allclose(joints.numpy() + video.root[:, None], video.joints, atol=1e-9)
     np.testing.assert_allclose(video.root, video.joints[:, 0])  # root = wrist
     assert np.all(video.beta == video.beta[0])  # one shape per video
-    K = video.K[0]
-    assert K[0, 2] == K[1, 2] == (24 - 1) / 2 and K[0, 0] == K[1, 1]
-    uvw = video.joints @ K.T  # (T, 21, 3)
+    intrinsics = video.intrinsics[0]
+    assert intrinsics[0, 2] == intrinsics[1, 2] == (24 - 1) / 2
+    assert intrinsics[0, 0] == intrinsics[1, 1]
+    uvw = video.joints @ intrinsics.T  # (T, 21, 3)
     centre_uv = (uvw[..., :2] / uvw[..., 2:]).mean(1)  # (T, 2)
-    assert np.all(np.abs(centre_uv - K[:2, 2]) < 0.5 * 24)  # the hand stays in view
+    assert np.all(np.abs(centre_uv - intrinsics[:2, 2]) < 0.5 * 24)  # the hand stays in view
     depth = video.joints.mean(1)[:, 2]
     assert np.all((depth > 300) & (depth < 700))
 
@@ -101,7 +102,7 @@ def test_mask_is_the_visible_hand(dataset, layer):
     assert video.mask.any((1, 2)).all()
     verts, _ = layer(torch.from_numpy(video.theta), torch.from_numpy(video.beta))
     verts = verts.numpy() + video.root[:, None]
-    uvw = verts @ video.K[0].T
+    uvw = verts @ video.intrinsics[0].T
     uv = uvw[..., :2] / uvw[..., 2:]  # (T, V, 2)
     for t in range(len(uv)):
         rows, cols = np.nonzero(video.mask[t])
@@ -236,9 +237,7 @@ def test_reader_errors_name_the_file(dataset, tmp_path):
     with pytest.raises(ValueError, match="frames.npz"):
         video_format.VideoDataset(broken)[0]
     video = video_format.read_video(dataset / "videos" / "synth_000")
-    bad = video_format.VideoArrays(
-        **{**video.annotations(), "frames": np.array(video.frames), "theta": video.theta[:, :45]}
-    )
+    bad = dataclasses.replace(video, frames=np.array(video.frames), theta=video.theta[:, :45])
     with pytest.raises(
         ValueError, match=r"theta must be float64 \(20, 48\), found float64 \(20, 45\)"
     ):
@@ -349,8 +348,9 @@ def test_cli_generator_flags_and_split_fractions_go_into_index_json(tmp_path):
     assert index["generator"]["split_fractions"] == {"val": 0.2, "test": 0.4}
     assert [v["split"] for v in index["videos"]] == ["train", "train", "val", "test", "test"]
     data = video_format.VideoDataset(tmp_path / "set")
-    K = data.video("synth_000").K[0]
-    assert K[0, 0] == pytest.approx(4.0 / np.tan(np.radians(45) / 2))  # (S / 2) / tan(fov / 2)
+    intrinsics = data.video("synth_000").intrinsics[0]
+    # (S / 2) / tan(fov / 2)
+    assert intrinsics[0, 0] == pytest.approx(4.0 / np.tan(np.radians(45) / 2))
 
 
 def test_cli_has_a_flag_for_every_generator_parameter(capsys):

@@ -132,13 +132,15 @@ def test_labelled_crops_hold_their_valid_joints_and_k_is_exact(real):
         crop = crop_of(transform, record)
         assert crop.image.shape == (S, S, 3) and crop.image.dtype == np.uint8
         u, v, side = transform.box(record)
-        np.testing.assert_allclose(crop.K, crop_matrix(np.array([u, v]), side, S) @ record.K)
+        np.testing.assert_allclose(crop.intrinsics,
+                                   crop_matrix(np.array([u, v]), side, S) @ record.intrinsics)
         valid = record.joint_valid
-        uv = project(crop.joints[valid], crop.K)
+        uv = project(crop.joints[valid], crop.intrinsics)
         assert (uv >= 0).all() and (uv <= S - 1).all(), (record.video_id, record.frame_index)
         np.testing.assert_allclose(crop.joints, record.joints)  # no roll: 3D unchanged
         (wu, wv), = np.rint(uv[:1]).astype(int)
-        assert crop.image[wv, wu].min() > 180  # the white wrist marker, where K' projects it
+        # the white wrist marker, where the crop's intrinsics project it
+        assert crop.image[wv, wu].min() > 180
 
 
 def test_unlabelled_crops_never_read_the_frames_annotation(real, monkeypatch):
@@ -166,7 +168,7 @@ def test_unlabelled_crops_never_read_the_frames_annotation(real, monkeypatch):
         for variant in (record, without_ground_truth(record), nan):
             crop = crop_of(from_guarded, variant)
             np.testing.assert_array_equal(crop.image, expected.image)
-            np.testing.assert_array_equal(crop.K, expected.K)
+            np.testing.assert_array_equal(crop.intrinsics, expected.intrinsics)
         with pytest.raises(AssertionError, match="read the annotation of unlabelled"):
             crop_of(leaking, record)  # box="ground_truth" does read it: that is the leak
 
@@ -195,9 +197,9 @@ def test_training_jitter_moves_hand_boxes_but_keeps_labelled_joints_inside(real)
     assert transform.jitter == 0.1
     record = reader[int(np.flatnonzero(reader.labelled_mask)[0])]
     crops = [crop_of(transform, record, seed) for seed in range(20)]
-    assert len({c.K.tobytes() for c in crops}) == 20
+    assert len({c.intrinsics.tobytes() for c in crops}) == 20
     for crop in crops:  # margin 0.25 with jitter 0.1: the joints cannot leave the crop
-        uv = project(crop.joints[record.joint_valid], crop.K)
+        uv = project(crop.joints[record.joint_valid], crop.intrinsics)
         assert (uv >= 0).all() and (uv <= S - 1).all()
     np.testing.assert_array_equal(crop_of(transform, record, 3).image, crops[3].image)
 
@@ -241,7 +243,7 @@ def test_real_fixtures_feed_frame_and_pair_batches(real):
     sampler = LabelledFrameSampler(masks, num_samples=6, seed=0)
     batch = next(iter(data_loader(frames, sampler, batch_size=6)))
     assert batch.images.shape == (6, 3, S, S) and batch.labelled.all()
-    assert batch.has_gt.all() and torch.isfinite(batch.K).all()
+    assert batch.has_gt.all() and torch.isfinite(batch.intrinsics).all()
     pairs = PairDataset(reader, transform=transform, seed=1)
     pair_sampler = PairSampler(masks, p_unlabelled=0.8, num_samples=8, seed=0)
     pair = next(iter(data_loader(pairs, pair_sampler, batch_size=8)))
@@ -274,11 +276,11 @@ def test_open_frames_shows_the_real_frames_as_the_predictor_sees_them():
     assert isinstance(frames, NetworkFrames) and frames.image_size == (S, S)
     assert frames.video_ids == reader.video_ids
     np.testing.assert_array_equal(frames.labelled_mask, reader.labelled_mask)
-    arrays = frames.split_arrays()  # K from the boxes, without decoding the images
+    arrays = frames.split_arrays()  # intrinsics from the boxes, without decoding the images
     for index in range(len(frames)):
         record = frames[index]
         assert record.image.shape == (S, S, 3)
-        np.testing.assert_array_equal(arrays.K[index], record.K)
+        np.testing.assert_array_equal(arrays.intrinsics[index], record.intrinsics)
         np.testing.assert_array_equal(record.joints, reader[index].joints)  # camera space kept
     # the synthetic set needs no view at its own size
     assert isinstance(open_frames("synthetic", "val"), VideoDataset)

@@ -41,7 +41,7 @@ class ArrayReader(VideoFrames):
 
     def __init__(self, videos, *, label_every=LABEL_EVERY, poison=None):
         self.arrays = videos
-        super().__init__({v: np.ones(len(a["K"]), bool) for v, a in videos.items()},
+        super().__init__({v: np.ones(len(a["intrinsics"]), bool) for v, a in videos.items()},
                          label_every=label_every)
         self.poison = poison
         self.opened = []
@@ -55,9 +55,10 @@ class ArrayReader(VideoFrames):
 
     def _annotation(self, video_id, frame_index):
         a = self.arrays[video_id]
-        out = {k: a[k][frame_index].copy() for k in ("K", "root", "theta", "beta", "joints")}
+        out = {k: a[k][frame_index].copy()
+               for k in ("intrinsics", "root", "theta", "beta", "joints")}
         out["joint_valid"] = np.ones(21, bool)
-        grid = labelled_mask(len(a["K"]), self.label_every)
+        grid = labelled_mask(len(a["intrinsics"]), self.label_every)
         if self.poison and not grid[frame_index]:
             fill = np.nan if self.poison == "nan" else 0.0
             out |= {k: np.full_like(out[k], fill) for k in ("root", "theta", "beta", "joints")}
@@ -71,10 +72,10 @@ def small_videos(count=2):
         v = dataset.video(video_id)
         frames = v.frames[:FRAMES].astype(np.float64)
         frames = frames.reshape(FRAMES, 32, 2, 32, 2, 3).mean(axis=(2, 4))  # 2x2 means
-        K = v.K[:FRAMES].copy()
-        K[:, :2, :2] /= 2
-        K[:, :2, 2] = K[:, :2, 2] / 2 - 0.25  # pixel centres: u' = (u + 0.5) / 2 - 0.5
-        videos[video_id] = {"frames": np.round(frames).astype(np.uint8), "K": K,
+        intrinsics = v.intrinsics[:FRAMES].copy()
+        intrinsics[:, :2, :2] /= 2
+        intrinsics[:, :2, 2] = intrinsics[:, :2, 2] / 2 - 0.25  # centres: u' = (u + 0.5) / 2 - 0.5
+        videos[video_id] = {"frames": np.round(frames).astype(np.uint8), "intrinsics": intrinsics,
                             **{k: getattr(v, k)[:FRAMES] for k in ("root", "theta", "beta",
                                                                    "joints")}}
     return videos
@@ -121,7 +122,8 @@ def test_overall_metrics_are_the_metrics_of_those_frames(videos, modules, result
     pred_j, pred_v, gt_j, gt_params = [], [], [], []
     for a in videos.values():
         images = torch.from_numpy(a["frames"]).permute(0, 3, 1, 2).float() / 255
-        features = encode_video(predictor, images, torch.as_tensor(a["K"], dtype=torch.float32))
+        intrinsics = torch.as_tensor(a["intrinsics"], dtype=torch.float32)
+        features = encode_video(predictor, images, intrinsics)
         frames = np.flatnonzero(reader.labelled_masks()[0])
         labels = VideoLabels(frames, HandParams(*(torch.as_tensor(a[k][frames],
                                                                   dtype=torch.float32)

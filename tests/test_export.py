@@ -26,9 +26,9 @@ def test_export_and_load_give_the_same_hands_within_half_precision(run_folder, t
     model = load_weights(path)
     assert model.info["made_by"] == "test" and model.config == load_run(run_folder).config
     run = load_run(run_folder)
-    images, K = torch.rand(3, 3, 64, 64), intrinsics(64).expand(3, 3, 3).float()
+    images, camera = torch.rand(3, 3, 64, 64), intrinsics(64).expand(3, 3, 3).float()
     with torch.no_grad():
-        original, loaded = run.predictor(images, K), model.predictor(images, K)
+        original, loaded = run.predictor(images, camera), model.predictor(images, camera)
     assert (original.joints - loaded.joints).norm(dim=-1).max() < 1.0  # mm
     assert not model.predictor.training and not model.aligner.training
     with np.load(path, allow_pickle=False) as archive:

@@ -27,7 +27,8 @@ class ToyFrames(VideoFrames):
         video = self.video_ids.index(video_id)
         joints = np.zeros((21, 3))
         joints[:, :2] = video, frame_index
-        return {"K": np.eye(3), "root": joints[0], "theta": np.zeros(48), "beta": np.zeros(10),
+        return {"intrinsics": np.eye(3), "root": joints[0], "theta": np.zeros(48),
+                "beta": np.zeros(10),
                 "joints": joints, "joint_valid": np.ones(21, bool)}
 
 
@@ -104,7 +105,7 @@ def test_synthetic_split_arrays_equal_the_records(synthetic):
     for i in (0, 5, 299, 300, len(synthetic) - 1):
         record = synthetic[i]
         np.testing.assert_array_equal(arrays.images[i], record.image)
-        for name in ("K", "root", "theta", "beta", "joints", "joint_valid"):
+        for name in ("intrinsics", "root", "theta", "beta", "joints", "joint_valid"):
             np.testing.assert_array_equal(getattr(arrays, name)[i], getattr(record, name))
         assert arrays.labelled[i] == record.labelled
         assert synthetic.video_ids[arrays.video[i]] == record.video_id
@@ -118,7 +119,7 @@ def test_ho3d_split_arrays_equal_the_records():
     arrays = reader.split_arrays()
     for i in range(len(reader)):
         record = reader[i]
-        for name in ("K", "root", "theta", "beta", "joints", "joint_valid"):
+        for name in ("intrinsics", "root", "theta", "beta", "joints", "joint_valid"):
             np.testing.assert_array_equal(getattr(arrays, name)[i], getattr(record, name))
     np.testing.assert_array_equal(arrays.annotated, reader.annotated_mask)
 

@@ -67,7 +67,7 @@ def test_joints_are_flipped_reordered_and_in_mm(reader):
         np.testing.assert_allclose(record.joints[4], FLIP @ raw_joints[16] * 1000, atol=1e-6)
         np.testing.assert_allclose(record.joints[8], FLIP @ raw_joints[17] * 1000, atol=1e-6)
         np.testing.assert_allclose(record.root, record.joints[0])
-        np.testing.assert_allclose(record.K, raw["camMat"])
+        np.testing.assert_allclose(record.intrinsics, raw["camMat"])
         assert 300 < record.root[2] < 1000  # in front of the camera, in mm
         assert record.joint_valid.all() and record.joint_valid.dtype == bool
 
@@ -80,7 +80,7 @@ def test_global_rotation_is_expressed_in_the_flipped_camera_frame(reader):
 
 def test_projected_wrist_and_thumb_tip_land_on_their_image_markers(reader):
     for record in annotated_records(reader):
-        (u0, v0), (u4, v4) = np.rint(project(record.joints[[0, 4]], record.K)).astype(int)
+        (u0, v0), (u4, v4) = np.rint(project(record.joints[[0, 4]], record.intrinsics)).astype(int)
         assert record.image.shape == (72, 96, 3) and record.image.dtype == np.uint8
         assert record.image[v0, u0].min() > 200  # white wrist marker
         red = record.image[v4, u4].astype(int)
@@ -172,7 +172,7 @@ def test_meta_pickle_with_foreign_class_is_refused(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- HO-3D v3 quirks
 QUIRKS = TRUTH["quirks_sequence"]
-QUIRKS_K = np.array(TRUTH["quirks_K"])
+QUIRKS_INTRINSICS = np.array(TRUTH["quirks_K"])
 
 
 def quirk_records(reader, names):
@@ -186,7 +186,8 @@ def test_v3_frames_without_annotation_keep_their_image_and_the_sequence_camera(r
         for name in ("root", "theta", "beta", "joints"):
             value = getattr(record, name)
             assert np.all(value == 0) and np.isfinite(value).all(), name
-        np.testing.assert_allclose(record.K, QUIRKS_K, rtol=1e-6)  # this sequence's camera
+        # this sequence's camera
+        np.testing.assert_allclose(record.intrinsics, QUIRKS_INTRINSICS, rtol=1e-6)
         assert record.image.shape == (72, 96, 3) and record.image.max() > 200  # a hand marker
 
 
@@ -198,7 +199,7 @@ def test_v3_quirks_sequence_is_read_with_its_annotated_frames(reader):
     ]
     for record in quirk_records(reader, ["0001", "0005", "0007"]):
         assert record.joint_valid.all()
-        (u0, v0), = np.rint(project(record.joints[:1], record.K)).astype(int)
+        (u0, v0), = np.rint(project(record.joints[:1], record.intrinsics)).astype(int)
         assert record.image[v0, u0].min() > 200  # the wrist marker under the projected wrist
     # K = 128: grid frames 0 and 7; frame 0 has every meta value None, so only 7 is labelled
     assert np.flatnonzero(reader.labelled_masks()[reader.video_ids.index(QUIRKS)]).tolist() == [7]
@@ -226,7 +227,7 @@ def test_whole_mini_split_with_quirks_is_readable():
     assert len(records) == 13 and sum(r.joint_valid.any() for r in records) == 8
     arrays = train.split_arrays()
     np.testing.assert_array_equal(arrays.joint_valid, [r.joint_valid for r in records])
-    np.testing.assert_allclose(arrays.K, [r.K for r in records])
+    np.testing.assert_allclose(arrays.intrinsics, [r.intrinsics for r in records])
 
 
 def test_borrowed_camera_is_the_nearest_frame_s(tmp_path):
@@ -238,7 +239,7 @@ def test_borrowed_camera_is_the_nearest_frame_s(tmp_path):
         meta["camMat"] = meta["camMat"] * np.array([[scale, 1, 1], [1, scale, 1], [1, 1, 1]])
         path.write_bytes(pickle.dumps(meta, protocol=2))
     reader = HO3DReader(root)
-    focal = [reader[i].K[0, 0] / QUIRKS_K[0, 0] for i in range(len(reader))]
+    focal = [reader[i].intrinsics[0, 0] / QUIRKS_INTRINSICS[0, 0] for i in range(len(reader))]
     # frames 0..7: all-None, fx1, no meta, no meta, all-None, fx2, hand None (own camMat), fx3
     np.testing.assert_allclose(focal, [1, 1, 1, 1, 2, 2, 1, 3], rtol=1e-6)
 
@@ -311,7 +312,7 @@ def test_build_reads_only_the_grid_frames_metas(tmp_path, monkeypatch):
     assert np.flatnonzero(~mask).tolist() == [k + 300 * s for s in range(3) for k in (96, 193, 290)]
     np.testing.assert_array_equal(reader.labelled_mask, mask & np.tile(labelled_mask(300, 32), 3))
     record = reader[reader.video_indices("BB10")[193]]  # borrows its neighbour's camMat
-    assert not record.joint_valid.any() and record.K[0, 0] > 600
+    assert not record.joint_valid.any() and record.intrinsics[0, 0] > 600
     assert len(reads) == 901  # the frame's own meta again; its neighbours' are remembered
     assert reader.summary().unannotated == {
         ALL_NONE: tuple(f"{seq}/{k:04d}" for seq in reader.video_ids for k in (96, 193, 290))
@@ -323,7 +324,7 @@ def test_lazy_reads_agree_with_a_fully_read_reader():
     _ = full.annotated_mask  # every meta read before any record
     for index in reversed(range(len(lazy))):  # cameras borrowed from frames not read yet
         a, b = lazy[index], full[index]
-        for name in ("K", "root", "theta", "beta", "joints", "joint_valid"):
+        for name in ("intrinsics", "root", "theta", "beta", "joints", "joint_valid"):
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
         assert a.labelled == b.labelled
     assert lazy.summary() == full.summary()
@@ -337,7 +338,8 @@ def test_first_camera_is_looked_for_off_the_grid(tmp_path, monkeypatch):
     reads = count_meta_reads(monkeypatch)
     reader = HO3DReader(root)
     assert [p.stem for p in reads] == ["0000", "0007", "0001"]  # 1 is the first with a camera
-    np.testing.assert_allclose(reader[7].K, QUIRKS_K, rtol=1e-6)  # 7's nearest: 6 (own camMat)
+    # 7's nearest: 6 (own camMat)
+    np.testing.assert_allclose(reader[7].intrinsics, QUIRKS_INTRINSICS, rtol=1e-6)
     assert reader.labelled_mask.tolist() == [False] * 7 + [True]
 
 

@@ -46,24 +46,24 @@ def randomise_output_layers(module, scale=0.01, seed=0):
     return module
 
 
-def downsample(frames, K):
-    """(T, 64, 64, 3) uint8 -> (T, 3, 32, 32) float in [0, 1] by 2x2 means, and K for it."""
+def downsample(frames, intrinsics):
+    """(T, 64, 64, 3) uint8 -> (T, 3, 32, 32) float in [0, 1] by 2x2 means, and their intrinsics."""
     images = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255.0
     images = torch.nn.functional.avg_pool2d(images, 2)
-    K = torch.as_tensor(K, dtype=torch.float32).clone()
-    K[:, :2, :2] /= 2
-    K[:, :2, 2] = K[:, :2, 2] / 2 - 0.25  # pixel centres: u' = (u + 0.5) / 2 - 0.5
-    return images, K
+    intrinsics = torch.as_tensor(intrinsics, dtype=torch.float32).clone()
+    intrinsics[:, :2, :2] /= 2
+    intrinsics[:, :2, 2] = intrinsics[:, :2, 2] / 2 - 0.25  # centres: u' = (u + 0.5) / 2 - 0.5
+    return images, intrinsics
 
 
 @pytest.fixture(scope="module")
 def clip():
     """The first 40 frames of a sample video at 32 px, and its ground truth."""
     video = VideoDataset(SAMPLES, split="test").video("synth_010")
-    images, K = downsample(video.frames[:FRAMES], video.K[:FRAMES])
+    images, intrinsics = downsample(video.frames[:FRAMES], video.intrinsics[:FRAMES])
     truth = HandParams(*(torch.as_tensor(getattr(video, k)[:FRAMES], dtype=torch.float32)
                          for k in ("root", "theta", "beta")))
-    return images, K, truth
+    return images, intrinsics, truth
 
 
 def labels_at(truth, frames):
@@ -87,8 +87,8 @@ def aligner():
 
 @pytest.fixture(scope="module")
 def features(clip, predictor):
-    images, K, _ = clip
-    return encode_video(predictor, images, K, batch_size=16)
+    images, intrinsics, _ = clip
+    return encode_video(predictor, images, intrinsics, batch_size=16)
 
 
 def hands_equal(a: VideoPrediction, b: VideoPrediction, rows=slice(None)):
@@ -104,10 +104,10 @@ def rotation_about_z(degrees):
 
 
 def test_encoding_is_chunk_free_and_leaves_the_modules_modes(clip, predictor, features):
-    images, K, _ = clip
+    images, intrinsics, _ = clip
     predictor.train()
     predictor.encoder.eval()  # a mixed state must come back as it was
-    again = encode_video(predictor, images, K, batch_size=64)
+    again = encode_video(predictor, images, intrinsics, batch_size=64)
     assert predictor.training and not predictor.encoder.training
     predictor.eval()
     assert torch.allclose(again.z.z_theta, features.z.z_theta, atol=1e-5)
@@ -366,13 +366,14 @@ def test_labels_refuse_bad_inputs(kwargs, message):
 
 
 def test_modes_refuse_bad_inputs(clip, features, predictor, aligner):
-    images, K, truth = clip
+    images, intrinsics, truth = clip
     labels = labels_at(truth, [0, 39])
     with pytest.raises(ValueError, match=r"images must have shape \(T, 3, S, S\), got "
                                          r"\(40, 32, 32\)"):
-        encode_video(predictor, images[:, 0], K)
-    with pytest.raises(ValueError, match=r"K must have shape \(T, 3, 3\) with T=40, got \(39, 3"):
-        encode_video(predictor, images, K[1:])
+        encode_video(predictor, images[:, 0], intrinsics)
+    with pytest.raises(ValueError,
+                       match=r"intrinsics must have shape \(T, 3, 3\) with T=40, got \(39, 3"):
+        encode_video(predictor, images, intrinsics[1:])
     short = HandParams(truth.root[:10], truth.theta[:10], truth.beta[:10])
     with pytest.raises(ValueError, match=r"labels are for a video of T=10 frames, the features "
                                          r"for T=40"):

@@ -79,7 +79,7 @@ def test_joints_are_reordered_into_camera_space_in_mm(reader):
         np.testing.assert_allclose(record.root, record.joints[0])
         assert 700 < record.root[2] < 1100  # mm, in front of the camera
         focal, princpt = cam["focal"][camera], cam["princpt"][camera]
-        np.testing.assert_allclose(record.K[[0, 1, 0, 1], [0, 1, 2, 2]], focal + princpt)
+        np.testing.assert_allclose(record.intrinsics[[0, 1, 0, 1], [0, 1, 2, 2]], focal + princpt)
 
 
 def test_mano_pose_is_turned_into_the_camera_and_made_absolute(reader):
@@ -93,7 +93,7 @@ def test_mano_pose_is_turned_into_the_camera_and_made_absolute(reader):
 
 def test_projected_wrist_lands_on_its_image_marker(reader):
     for record in annotated_records(reader):
-        (u, v), = np.rint(project(record.joints[:1], record.K)).astype(int)
+        (u, v), = np.rint(project(record.joints[:1], record.intrinsics)).astype(int)
         assert record.image.shape == (64, 64, 3)
         assert record.image[v, u].min() > 200
 

@@ -80,26 +80,27 @@ def test_predictor_output_record_and_initial_root():
     with pytest.raises(dataclasses.FrozenInstanceError):
         out.root = out.root
     # zero-initialised heads: flat mean hand, depth d_off on the image centre's ray
-    assert torch.equal(out.root, torch.tensor([[0.0, 0.0, 450.0]] * 2))  # K's centre: 15.5
+    # the intrinsics' principal point: 15.5
+    assert torch.equal(out.root, torch.tensor([[0.0, 0.0, 450.0]] * 2))
     assert torch.equal(out.pose18, torch.zeros(2, 18)) and torch.equal(out.beta, torch.zeros(2, 10))
 
 
 def test_predictor_hand_follows_the_record_convention():
     predictor = HandPredictor()
     randomise_output_layers(predictor)
-    K = camera(2)
+    intrinsics = camera(2)
     with torch.no_grad():
-        out = predictor(images(2), K)
+        out = predictor(images(2), intrinsics)
         reference = ManoLayer(use_pca=False, flat_hand_mean=True, center_idx=0)
         verts, joints = reference(out.theta48, out.beta)
     assert torch.allclose(out.joints, joints + out.root[:, None], atol=1e-4)
     assert torch.allclose(out.verts, verts + out.root[:, None], atol=1e-4)
     assert torch.equal(out.joints[:, 0], out.root)
-    # the root is recovered from (d_f, t_u, t_v) through K and projects to centre + t
-    root = root_from_offsets(out.depth_offset, out.pixel_offset, K, d_off_mm=500.0,
+    # the root is recovered from (d_f, t_u, t_v) through the intrinsics and projects to centre + t
+    root = root_from_offsets(out.depth_offset, out.pixel_offset, intrinsics, d_off_mm=500.0,
                              image_size=SIZE)
     assert torch.allclose(out.root, root)
-    uv = project_points(out.root[:, None], K)[:, 0]
+    uv = project_points(out.root[:, None], intrinsics)[:, 0]
     assert torch.allclose(uv, out.pixel_offset + (SIZE - 1) / 2, atol=1e-4)
 
 
@@ -147,23 +148,25 @@ def test_predictor_refuses_images_of_another_size_than_its_own():
 
 
 @pytest.mark.parametrize(
-    ("K", "message"),
+    ("intrinsics", "message"),
     [
-        (None, r"K is missing: expected the images' intrinsics, shape \(B, 3, 3\) with B=2"),
-        (camera(1)[0], r"K must have shape \(B, 3, 3\) with B=2, got \(3, 3\)"),
-        (camera(3), r"K must have shape \(B, 3, 3\) with B=2, got \(3, 3, 3\)"),
-        (torch.eye(4).expand(2, 4, 4), r"K must have shape \(B, 3, 3\) with B=2, got \(2, 4, 4\)"),
-        (camera(2).index_fill(1, torch.tensor([0]), float("nan")), r"K must be finite"),
+        (None, r"intrinsics is missing: expected the images' camera matrices, "
+               r"shape \(B, 3, 3\) with B=2"),
+        (camera(1)[0], r"intrinsics must have shape \(B, 3, 3\) with B=2, got \(3, 3\)"),
+        (camera(3), r"intrinsics must have shape \(B, 3, 3\) with B=2, got \(3, 3, 3\)"),
+        (torch.eye(4).expand(2, 4, 4),
+         r"intrinsics must have shape \(B, 3, 3\) with B=2, got \(2, 4, 4\)"),
+        (camera(2).index_fill(1, torch.tensor([0]), float("nan")), r"intrinsics must be finite"),
         (-camera(2), r"positive focal lengths"),
     ],
 )
-def test_predictor_refuses_bad_intrinsics(K, message):
+def test_predictor_refuses_bad_intrinsics(intrinsics, message):
     with pytest.raises(ValueError, match=message):
-        HandPredictor()(images(2), K)
+        HandPredictor()(images(2), intrinsics)
 
 
 def test_predictor_without_intrinsics_says_so():
-    with pytest.raises(ValueError, match=r"K is missing"):
+    with pytest.raises(ValueError, match=r"intrinsics is missing"):
         HandPredictor()(images(2))
 
 
@@ -281,8 +284,9 @@ def test_aligner_refuses_bad_inputs():
 
 def pair_batch(batch=2):
     gamma_s = random_params(batch, seed=3)
-    return dict(images_u=images(batch, seed=1), K_u=camera(batch), images_s=images(batch, seed=2),
-                K_s=camera(batch), gamma_s=gamma_s), targets_from(gamma_s)
+    return dict(images_u=images(batch, seed=1), intrinsics_u=camera(batch),
+                images_s=images(batch, seed=2),
+                intrinsics_s=camera(batch), gamma_s=gamma_s), targets_from(gamma_s)
 
 
 def test_forward_pair_matches_separate_calls_in_eval_mode():
@@ -293,8 +297,8 @@ def test_forward_pair_matches_separate_calls_in_eval_mode():
     inputs, _ = pair_batch()
     with torch.no_grad():
         pair = forward_pair(predictor, aligner, **inputs)
-        pred_u = predictor(inputs["images_u"], inputs["K_u"])
-        pred_s = predictor(inputs["images_s"], inputs["K_s"])
+        pred_u = predictor(inputs["images_u"], inputs["intrinsics_u"])
+        pred_s = predictor(inputs["images_s"], inputs["intrinsics_s"])
         aligned_s = aligner(pred_u.params, pred_s.features, pred_u.features)  # u -> s
         aligned_u = aligner(inputs["gamma_s"], pred_u.features, pred_s.features)  # u <- s
     for got, want in ((pair.pred_u, pred_u), (pair.pred_s, pred_s),
@@ -311,8 +315,8 @@ def test_forward_pair_refuses_mismatched_frames():
                                          r"and \(3, 3, 32, 32\)"):
         forward_pair(HandPredictor(), PoseAligner(), **inputs)
     inputs, _ = pair_batch()
-    inputs["K_s"] = None
-    with pytest.raises(ValueError, match="K is missing"):
+    inputs["intrinsics_s"] = None
+    with pytest.raises(ValueError, match="intrinsics is missing"):
         forward_pair(HandPredictor(), PoseAligner(), **inputs)
 
 
@@ -325,7 +329,7 @@ def test_stage_1_never_touches_the_aligner():
     aligner_before = {k: v.clone() for k, v in aligner.state_dict().items()}
     optimizer = torch.optim.Adam(predictor.parameters(), lr=1e-3)
     inputs, targets = pair_batch()
-    loss = predictor_loss(predictor(inputs["images_s"], inputs["K_s"]), targets)
+    loss = predictor_loss(predictor(inputs["images_s"], inputs["intrinsics_s"]), targets)
     loss.total.backward()
     optimizer.step()
     assert all(g is None for g in grads(aligner).values())

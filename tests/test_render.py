@@ -23,9 +23,10 @@ def _inside_reference(uv: np.ndarray, H: int, W: int) -> np.ndarray:
     return (s >= 0).all(0) | (s <= 0).all(0)
 
 
-def _backproject(uv: np.ndarray, depth: np.ndarray, K: np.ndarray) -> np.ndarray:
+def _backproject(uv: np.ndarray, depth: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     """Camera-space points (N, 3) at pixel positions uv (N, 2) and depths (N,)."""
-    rays = np.linalg.solve(K, np.concatenate([uv, np.ones((len(uv), 1))], 1).T).T  # (N, 3), z = 1
+    homogeneous = np.concatenate([uv, np.ones((len(uv), 1))], 1)  # (N, 3)
+    rays = np.linalg.solve(intrinsics, homogeneous.T).T  # (N, 3), z = 1
     return rays * depth[:, None]
 
 
@@ -133,8 +134,8 @@ def test_lambert_shading_full_light_and_ambient_only():
 def test_sphere_silhouette_matches_analytic_area():
     verts, faces = _icosphere(3)
     verts = verts * 50 + torch.tensor([0.0, 0.0, 300.0], dtype=torch.float64)
-    K = torch.tensor([[100.0, 0, 31.5], [0, 100.0, 31.5], [0, 0, 1]], dtype=torch.float64)
-    out = render.render_mesh(verts[None], faces, K, (64, 64), supersample=2)
+    intrinsics = torch.tensor([[100.0, 0, 31.5], [0, 100.0, 31.5], [0, 0, 1]], dtype=torch.float64)
+    out = render.render_mesh(verts[None], faces, intrinsics, (64, 64), supersample=2)
     radius_px = 100.0 * np.tan(np.arcsin(50.0 / 300.0))
     assert abs(out.mask.sum().item() / (np.pi * radius_px**2) - 1) < 0.05
     assert abs(out.depth[0, 32, 32].item() - 250.0) < 1.0
@@ -173,7 +174,7 @@ def test_skin_colors_are_smooth():
         ({"verts": torch.zeros(1, 3, 2)}, "verts must have shape"),
         ({"faces": torch.tensor([[0, 1, 3]])}, "faces must index vertices 0..2"),
         ({"faces": torch.tensor([[0.0, 1.0, 2.0]])}, "faces must be an integer tensor"),
-        ({"K": torch.eye(3).expand(2, 3, 3)}, "K must have shape"),
+        ({"intrinsics": torch.eye(3).expand(2, 3, 3)}, "intrinsics must have shape"),
         ({"image_size": (0, 4)}, "image_size must be"),
     ],
 )
@@ -181,12 +182,12 @@ def test_invalid_inputs_raise(kwargs, match):
     args = {
         "verts": torch.ones(1, 3, 3),
         "faces": torch.tensor([[0, 1, 2]]),
-        "K": torch.eye(3),
+        "intrinsics": torch.eye(3),
         "image_size": (4, 4),
     }
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
-        render.rasterize(args["verts"], args["faces"], args["K"], args["image_size"])
+        render.rasterize(args["verts"], args["faces"], args["intrinsics"], args["image_size"])
 
 
 def test_render_mesh_option_errors():

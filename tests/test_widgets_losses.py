@@ -9,7 +9,7 @@ import torch
 from handkit.geometry import intrinsics
 from handkit.losses import PAPER_CONFIG, LossConfig, pair_objective
 from handkit.models import HandParams, HandPredictor, HandTargets, PoseAligner, forward_pair
-from handkit.widgets.common import log_slider
+from handkit.widgets.common import DESCRIPTION_WIDTH, log_slider
 from handkit.widgets.losses import (
     TERM_NAMES,
     loss_breakdown,
@@ -27,13 +27,15 @@ def pair():
     with torch.no_grad():
         for layer in (predictor.pose_head, predictor.shape_head, aligner.theta_net.output):
             layer.weight.normal_(0.0, 0.01)
-    K = intrinsics(64, dtype=torch.float32).expand(2, 3, 3)
+    camera = intrinsics(64, dtype=torch.float32).expand(2, 3, 3)
     gamma_s = HandParams(root=torch.tensor([[10.0, 0.0, 450.0], [0.0, -20.0, 520.0]]),
                          theta=0.3 * torch.randn(2, 48), beta=torch.randn(2, 10))
     with torch.no_grad():
         _, joints = aligner.mano(gamma_s.root, gamma_s.theta, gamma_s.beta)
-        out = forward_pair(predictor, aligner, images_u=torch.rand(2, 3, 64, 64), K_u=K,
-                           images_s=torch.rand(2, 3, 64, 64), K_s=K, gamma_s=gamma_s)
+        out = forward_pair(predictor, aligner,
+                           images_u=torch.rand(2, 3, 64, 64), intrinsics_u=camera,
+                           images_s=torch.rand(2, 3, 64, 64), intrinsics_s=camera,
+                           gamma_s=gamma_s)
     target = HandTargets(root=gamma_s.root, theta=gamma_s.theta, beta=gamma_s.beta,
                          joints=joints, joint_valid=torch.ones(2, 21, dtype=torch.bool))
     return out, target
@@ -94,7 +96,7 @@ def test_explorer_updates_its_live_figure_in_place(pair):
     values = [v for trace in live.data for v in trace.y if v > 0]
     assert 10**low <= min(values) and max(values) <= 10**high
     control = slider(explorer, "lambda_theta")
-    assert control.description == "λ_θ" and control.style.description_width == "110px"
+    assert control.description == "λ_θ" and control.style.description_width == DESCRIPTION_WIDTH
     assert explorer._repr_mimebundle_()["text/plain"].startswith("Loss-weight explorer: run")
 
 

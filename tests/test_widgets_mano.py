@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from handkit.mano.layer import ManoLayer
+from handkit.widgets.common import DESCRIPTION_WIDTH
 from handkit.widgets.mano import mano_explorer, pose_and_draw, slider
 from tests.random_mano import random_model
 
@@ -49,7 +50,7 @@ def test_explorer_updates_one_live_figure_in_place(layer):
 def test_sliders_have_room_for_their_labels(layer):
     explorer = mano_explorer(layer, num_betas=1, num_pca=1, show=False)
     control = slider(explorer, "beta0")
-    assert control.style.description_width == "110px" and control.layout.width == "400px"
+    assert control.style.description_width == DESCRIPTION_WIDTH and control.layout.width == "400px"
     assert explorer._repr_mimebundle_()["text/plain"].startswith("MANO explorer: run this cell")
 
 

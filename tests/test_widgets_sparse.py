@@ -35,7 +35,7 @@ def test_explorer_recomputes_when_sliders_move():
     explorer = sparse_label_explorer(300, num_pairs=200, show=False)
     before = explorer.result
     assert before.label_every == 128 and before.labelled.sum() == 4
-    slider(explorer, "K").value = 32
+    slider(explorer, "label_every").value = 32
     after = explorer.result
     assert after.label_every == 32 and after.labelled.sum() == 11
     assert after.labelled_fraction > before.labelled_fraction
@@ -90,7 +90,7 @@ def test_explorer_updates_its_live_figures_in_place():
     timeline, histogram = explorer.figures
     assert "K = 128: 4 of 300" in explorer.summary.value
     before = timeline.data[1].x  # the labelled frames
-    slider(explorer, "K").value = 100
+    slider(explorer, "label_every").value = 100
     assert explorer.figures == (timeline, histogram)  # the same widgets, not new outputs
     assert "K = 100: 4 of 300" in explorer.summary.value
     assert list(timeline.data[1].x) == [0, 100, 200, 299] != list(before)
@@ -101,7 +101,7 @@ def test_k_has_a_number_box_linked_to_its_slider():
     box = next(w for row in explorer.children if hasattr(row, "children")
                for w in row.children if w.__class__.__name__ == "BoundedIntText")
     box.value = 77  # typing an exact value moves the slider and recomputes
-    assert slider(explorer, "K").value == 77 and explorer.result.label_every == 77
+    assert slider(explorer, "label_every").value == 77 and explorer.result.label_every == 77
 
 
 def test_saved_explorer_says_to_run_the_cell():

@@ -80,4 +80,4 @@ def test_arguments_are_checked(first_run, tmp_path):
 def test_a_saved_explorer_says_to_run_the_cell(first_run, tmp_path):
     explorer = training_explorer(TINY, tmp_path, initial=first_run, show=False)
     assert explorer._repr_mimebundle_()["text/plain"].startswith("Training explorer: run this")
-    assert [c.description for c in explorer.controls.values()] == ["K", "λ_align"]
+    assert [c.description for c in explorer.controls.values()] == ["K (label spacing)", "λ_align"]

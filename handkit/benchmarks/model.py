@@ -1,7 +1,7 @@
 """``python -m handkit bench model``: one training step of each stage against a bare ResNet-18.
 
 At batch 64 and two image sizes (the sample set's 64 px, and 128 px), on real frames of
-``data_samples/synthetic`` (resized for the larger size, K scaled to match), it times:
+``data_samples/synthetic`` (resized for the larger size, intrinsics scaled to match), it times:
 
 * bare: torchvision's ResNet-18 forward + backward + Adam step (the floor a predictor step
   cannot beat);
@@ -62,25 +62,27 @@ STAGE3_TARGET = 2.2
 
 @dataclass(frozen=True)
 class FrameBatch:
-    """B frames as the models take them: images (B, 3, S, S) in [0, 1], K (B, 3, 3), labels."""
+    """B frames as the models take them: images (B, 3, S, S) in [0, 1], intrinsics (B, 3, 3),
+    labels."""
 
     images: torch.Tensor
-    K: torch.Tensor
+    intrinsics: torch.Tensor
     targets: HandTargets
 
 
 def frame_batch(video: VideoArrays, frames: np.ndarray, size: int) -> FrameBatch:
-    """Frames ``frames`` of ``video`` as a batch, resized to ``size`` px (K scaled to match)."""
+    """Frames ``frames`` of ``video`` as a batch, resized to ``size`` px (intrinsics scaled to
+    match)."""
     images = torch.from_numpy(video.frames[frames]).permute(0, 3, 1, 2).float() / 255
-    K = torch.from_numpy(video.K[frames]).float()  # (B, 3, 3)
+    intrinsics = torch.from_numpy(video.intrinsics[frames]).float()  # (B, 3, 3)
     scale = size / images.shape[-1]
     if scale != 1:
         images = F.interpolate(images, size=(size, size), mode="bilinear", antialias=False,
                                align_corners=False).clamp(0, 1)
         # pixel centres at integers: u' = scale * (u + 0.5) - 0.5
-        K = K.clone()
-        K[:, :2, :2] *= scale
-        K[:, :2, 2] = scale * (K[:, :2, 2] + 0.5) - 0.5
+        intrinsics = intrinsics.clone()
+        intrinsics[:, :2, :2] *= scale
+        intrinsics[:, :2, 2] = scale * (intrinsics[:, :2, 2] + 0.5) - 0.5
     targets = HandTargets(
         root=torch.from_numpy(video.root[frames]).float(),
         theta=torch.from_numpy(video.theta[frames]).float(),
@@ -88,7 +90,7 @@ def frame_batch(video: VideoArrays, frames: np.ndarray, size: int) -> FrameBatch
         joints=torch.from_numpy(video.joints[frames]).float(),
         joint_valid=torch.ones(len(frames), 21, dtype=torch.bool),
     )
-    return FrameBatch(images=images.contiguous(), K=K, targets=targets)
+    return FrameBatch(images=images.contiguous(), intrinsics=intrinsics, targets=targets)
 
 
 def sample_frames(
@@ -123,7 +125,7 @@ def stage1_step(batch: FrameBatch, channels_last: bool) -> Callable[[], None]:
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        predictor_loss(predictor(batch.images, batch.K), batch.targets).total.backward()
+        predictor_loss(predictor(batch.images, batch.intrinsics), batch.targets).total.backward()
         optimizer.step()
 
     return step
@@ -138,8 +140,9 @@ def stage3_step(u: FrameBatch, s: FrameBatch, channels_last: bool) -> Callable[[
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        pair = forward_pair(predictor, aligner, images_u=u.images, K_u=u.K, images_s=s.images,
-                            K_s=s.K, gamma_s=s.targets.params)
+        pair = forward_pair(predictor, aligner, images_u=u.images, intrinsics_u=u.intrinsics,
+                            images_s=s.images, intrinsics_s=s.intrinsics,
+                            gamma_s=s.targets.params)
         pair_objective(pair, s.targets).total.backward()
         optimizer.step()
 

@@ -30,7 +30,8 @@ TARGET_FPS = 100.0
 def hand_meshes(
     num: int, size: int, seed: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``num`` camera-space hand meshes (num, 778, 3) float32 mm, faces (F, 3) and K (3, 3)."""
+    """``num`` camera-space hand meshes (num, 778, 3) float32 mm, faces (F, 3) and intrinsics
+    (3, 3)."""
     layer = ManoLayer(use_pca=False, flat_hand_mean=True, center_idx=0, dtype=torch.float64)
     params = SynthParams()
     motion = sample_motion(np.random.default_rng(seed), num, layer, size, params)
@@ -44,7 +45,7 @@ def hand_meshes(
 
 
 def frames_per_second(
-    verts, faces, K, background, *, batch: int, supersample: int, repeats: int
+    verts, faces, intrinsics, background, *, batch: int, supersample: int, repeats: int
 ) -> float:
     """Median frames/s of rendering all meshes ``verts`` (N, V, 3) in batches of ``batch``."""
     size = background.shape[1:3]
@@ -54,7 +55,7 @@ def frames_per_second(
             render.render_mesh(
                 verts[i : i + batch],
                 faces,
-                K,
+                intrinsics,
                 size,
                 background=background[i : i + batch],
                 supersample=supersample,
@@ -71,7 +72,7 @@ def frames_per_second(
 
 def run(size: int, threads_options: tuple[int, ...], repeats: int) -> list[dict]:
     """Benchmark rows: one per (threads, batch), frames/s for supersample 1 and 2."""
-    verts, faces, K = hand_meshes(max(BATCH_SIZES), size)
+    verts, faces, intrinsics = hand_meshes(max(BATCH_SIZES), size)
     background = render.random_backgrounds(
         max(BATCH_SIZES), (size, size), generator=torch.Generator().manual_seed(0)
     )
@@ -83,7 +84,8 @@ def run(size: int, threads_options: tuple[int, ...], repeats: int) -> list[dict]
                 row = {"threads": threads, "batch": batch}
                 for s in (1, 2):
                     row[f"ss{s}"] = frames_per_second(
-                        verts, faces, K, background, batch=batch, supersample=s, repeats=repeats
+                        verts, faces, intrinsics, background, batch=batch, supersample=s,
+                        repeats=repeats,
                     )
                 rows.append(row)
     return rows

@@ -52,7 +52,7 @@ Transform = Callable[[FrameRecord, np.random.Generator], FrameRecord]
 #: FrameBatch fields: trailing shape (None: images) and dtype.
 _FIELDS = {
     "images": (None, torch.float32),
-    "K": ((3, 3), torch.float32),
+    "intrinsics": ((3, 3), torch.float32),
     "root": ((3,), torch.float32),
     "theta": ((48,), torch.float32),
     "beta": ((10,), torch.float32),
@@ -70,7 +70,7 @@ class FrameBatch:
 
     Attributes:
         images: (B, 3, S, S) float32 RGB in [0, 1], not normalised (the Hand Predictor does it).
-        K: (B, 3, 3) float32 intrinsics of ``images``.
+        intrinsics: (B, 3, 3) float32 intrinsics of ``images``.
         root: (B, 3) float32 wrist in camera space, mm.
         theta: (B, 48) float32 absolute axis-angle pose.
         beta: (B, 10) float32 shape.
@@ -82,7 +82,7 @@ class FrameBatch:
     """
 
     images: torch.Tensor
-    K: torch.Tensor
+    intrinsics: torch.Tensor
     root: torch.Tensor
     theta: torch.Tensor
     beta: torch.Tensor
@@ -184,7 +184,7 @@ def _record_batch(record: FrameRecord, video: int) -> FrameBatch:
 
     return FrameBatch(
         images=pixels[None].to(torch.float32) / 255.0,
-        K=tensor(record.K),
+        intrinsics=tensor(record.intrinsics),
         root=tensor(record.root),
         theta=tensor(record.theta),
         beta=tensor(record.beta),
@@ -397,10 +397,10 @@ def roll_frame_batch(
     """
     size = batch.images.shape[-1]
     centre = (size - 1) / 2.0
-    boxes = torch.tensor([[centre, centre, float(size)]], device=batch.K.device)
+    boxes = torch.tensor([[centre, centre, float(size)]], device=batch.intrinsics.device)
     boxes = boxes.expand(len(batch), 3)  # (B, 3) the whole image
     out = roll_crop_batch(
-        batch.images, batch.K, batch.joints, batch.root, batch.theta,
+        batch.images, batch.intrinsics, batch.joints, batch.root, batch.theta,
         out_size=size, angles=angles, generator=generator,
         max_rotation_rad=max_rotation_rad, boxes=boxes,
     )
@@ -408,7 +408,7 @@ def roll_frame_batch(
     return replace(
         batch,
         images=out.images,
-        K=out.K,
+        intrinsics=out.intrinsics,
         joints=out.joints * has_gt[:, :, None],
         root=out.root * has_gt,
         theta=torch.where(has_gt, out.theta, batch.theta),

@@ -1,18 +1,18 @@
-"""Square hand crops with the intrinsics K kept exact, and the rotation augmentation.
+"""Square hand crops with the camera intrinsics kept exact, and the rotation augmentation.
 
 A crop is an image map u' = M u (3x3, homogeneous pixels) of scale and shift; the cropped image
-samples the original at M^-1 u', and its intrinsics are K' = M K, so every 3D point projects
-with K' onto the same image content it projected onto with K.
+samples the original at M^-1 u', and its intrinsics are M @ intrinsics, so every 3D point projects
+with them onto the same image content it projected onto with the original intrinsics.
 
 The rotation augmentation (paper Appendix C: a random angle in [-pi/8, pi/8]) rotates the
 *camera* about its optical axis: 3D points become X' = Rz X (joints, root, vertices, and the global
 MANO rotation Rz R; finger pose and shape are unchanged). The image follows with
-A = Ks R2 Ks^-1 (Ks = diag(fx, fy), R2 the 2D rotation) applied about a centre c, and the
+A = F R2 F^-1 (F = diag(fx, fy), R2 the 2D rotation) applied about a centre c, and the
 principal point moves to c + A (p - c). This is exact for any c and any fx, fy; for fx = fy, A is
 a plain image rotation by the same angle (clockwise on screen, as y points down).
 
-Pixel convention: integer coordinates are pixel centres (as K assumes). Letters: S output size,
-J joints.
+Pixel convention: integer coordinates are pixel centres (as the intrinsics assume). Letters: S
+output size, J joints.
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from handkit.data.record import FrameRecord
 MAX_ROTATION_RAD = np.pi / 8
 
 
-def project(points: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """Pinhole projection of (N, 3) camera points (z > 0) with K (3, 3) -> (N, 2) pixels."""
-    uvw = points @ K.T  # (N, 3)
+def project(points: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """Pinhole projection of (N, 3) camera points (z > 0) with intrinsics (3, 3) -> (N, 2)
+    pixels."""
+    uvw = points @ intrinsics.T  # (N, 3)
     return uvw[:, :2] / uvw[:, 2:3]
 
 
@@ -74,26 +75,27 @@ def camera_roll(angle_rad: float) -> np.ndarray:
 
 
 def roll_image_matrix(
-    K: np.ndarray, angle_rad: float, centre: np.ndarray
+    intrinsics: np.ndarray, angle_rad: float, centre: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The image map and new intrinsics of rolling the camera by ``angle_rad`` (X' = Rz X).
 
     Args:
-        K: (3, 3) intrinsics without skew.
+        intrinsics: (3, 3) intrinsics without skew.
         angle_rad: roll angle.
         centre: (2,) pixel the image turns about.
     Returns:
-        M (3, 3) with M K = K' Rz, and K' (3, 3) (same focal lengths, moved principal point).
+        M (3, 3) with M @ intrinsics = rolled @ Rz, and the rolled intrinsics (3, 3) (same focal
+        lengths, moved principal point).
     """
-    focal = np.diag([K[0, 0], K[1, 1]])
+    focal = np.diag([intrinsics[0, 0], intrinsics[1, 1]])
     turn = focal @ camera_roll(angle_rad)[:2, :2] @ np.linalg.inv(focal)  # (2, 2)
     centre = np.asarray(centre, dtype=np.float64)
     M = np.eye(3)
     M[:2, :2] = turn
     M[:2, 2] = centre - turn @ centre
-    K_rolled = K.copy()
-    K_rolled[:2, 2] = centre + turn @ (K[:2, 2] - centre)
-    return M, K_rolled
+    intrinsics_rolled = intrinsics.copy()
+    intrinsics_rolled[:2, 2] = centre + turn @ (intrinsics[:2, 2] - centre)
+    return M, intrinsics_rolled
 
 
 def warp_image(
@@ -146,8 +148,8 @@ def crop_record(
             projected valid ground-truth joints (after the roll). Needed for frames with no
             valid joint.
     Returns:
-        A new record: image (S, S, 3), K' = M K, and (when rolled) joints, root, verts and
-        the global rotation theta[:3] turned by Rz. ``mask`` is cropped too.
+        A new record: image (S, S, 3), intrinsics M @ intrinsics, and (when rolled) joints, root,
+        verts and the global rotation theta[:3] turned by Rz. ``mask`` is cropped too.
     """
     valid = np.asarray(record.joint_valid, dtype=bool)
     if box is None and not valid.any():
@@ -156,13 +158,13 @@ def crop_record(
         )
     roll = camera_roll(rotation_rad)
     if box is None:
-        centre = joint_box(project(record.joints[valid], record.K), margin=margin)[0]
+        centre = joint_box(project(record.joints[valid], record.intrinsics), margin=margin)[0]
     else:
         centre = np.asarray(box[:2], dtype=np.float64)
-    M_roll, K_rolled = roll_image_matrix(record.K, rotation_rad, centre)
+    M_roll, intrinsics_rolled = roll_image_matrix(record.intrinsics, rotation_rad, centre)
     joints = record.joints @ roll.T  # (J, 3)
     if box is None:
-        centre, side = joint_box(project(joints[valid], K_rolled), margin=margin)
+        centre, side = joint_box(project(joints[valid], intrinsics_rolled), margin=margin)
     else:
         side = float(box[2])
     M_crop = crop_matrix(centre, side, out_size)
@@ -170,7 +172,7 @@ def crop_record(
     return replace(
         record,
         image=warp_image(record.image, M, out_size),
-        K=M_crop @ K_rolled,
+        intrinsics=M_crop @ intrinsics_rolled,
         joints=joints,
         root=roll @ record.root,
         theta=_roll_global_rotation(record.theta, roll),
@@ -203,7 +205,7 @@ def random_roll_crop(
 class CropTransform:
     """Per-item transform: a square crop of side ``out_size``, rolled by an angle drawn from
     [-max_rotation_rad, max_rotation_rad] (Appendix C: pi/8; 0 for no roll), with
-    :func:`handkit.data.crop.crop_record` (K, joints, root and the global rotation follow).
+    :func:`handkit.data.crop.crop_record` (intrinsics, joints, root and the global rotation follow).
 
     Args:
         out_size: S.

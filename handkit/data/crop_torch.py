@@ -1,9 +1,9 @@
 """The roll-augmented crop of :mod:`handkit.data.crop` for a batch of torch tensors (any device).
 
 :func:`roll_crop_batch` does, item by item, exactly what :func:`handkit.data.crop.crop_record`
-does to one record (same box, roll, K' = M K, bilinear resampling with zeros outside): a roll of
-the camera about its optical axis by an angle in [-pi/8, pi/8] (paper Appendix C), then a square
-crop of side S. Use it to augment whole batches, on a GPU if there is one;
+does to one record (same box, roll, intrinsics M @ intrinsics, bilinear resampling with zeros
+outside): a roll of the camera about its optical axis by an angle in [-pi/8, pi/8] (paper Appendix
+C), then a square crop of side S. Use it to augment whole batches, on a GPU if there is one;
 :func:`handkit.data.batch.roll_frame_batch` applies it to a :class:`~handkit.data.batch.FrameBatch`.
 
 Letters: B batch, J joints, S output side, H x W input images.
@@ -25,7 +25,7 @@ class RolledCrops:
 
     Attributes:
         images: (B, 3, S, S) or (B, S, S, 3), the input's layout and dtype.
-        K: (B, 3, 3) intrinsics of the crops.
+        intrinsics: (B, 3, 3) intrinsics of the crops.
         joints: (B, J, 3) joints turned by the roll, mm.
         root: (B, 3) root turned by the roll, mm.
         theta: (B, 48) pose whose global rotation is turned by the roll (fingers unchanged).
@@ -34,7 +34,7 @@ class RolledCrops:
     """
 
     images: torch.Tensor
-    K: torch.Tensor
+    intrinsics: torch.Tensor
     joints: torch.Tensor
     root: torch.Tensor
     theta: torch.Tensor
@@ -44,7 +44,7 @@ class RolledCrops:
 
 def roll_crop_batch(
     images: torch.Tensor,
-    K: torch.Tensor,
+    intrinsics: torch.Tensor,
     joints: torch.Tensor,
     root: torch.Tensor,
     theta: torch.Tensor,
@@ -60,20 +60,20 @@ def roll_crop_batch(
     """:func:`~handkit.data.crop.crop_record` for a batch, in torch: the same maths per item.
 
     Each item is rolled by its angle about the centre of its box, then cropped to S x S with
-    K' = M K (module docstring). Images are resampled bilinearly with zeros outside, as
-    :func:`~handkit.data.crop.warp_image` does (uint8 images are rounded back to uint8).
+    intrinsics M @ intrinsics (module docstring). Images are resampled bilinearly with zeros
+    outside, as :func:`~handkit.data.crop.warp_image` does (uint8 images are rounded back to uint8).
 
     Args:
         images: (B, 3, H, W) or (B, H, W, 3) (channels first when dim 1 has size 3), uint8 or
             float.
-        K: (B, 3, 3) float intrinsics without skew; the maths runs in its dtype.
+        intrinsics: (B, 3, 3) float intrinsics without skew; the maths runs in its dtype.
         joints: (B, J, 3) camera-space joints, mm.
         root: (B, 3) root, mm.
         theta: (B, 48) absolute axis-angle pose.
         out_size: S.
         angles: (B,) roll angles, radians; default: drawn uniformly in
             [-max_rotation_rad, max_rotation_rad] with ``generator`` (Appendix C: pi/8).
-        generator: torch.Generator for the angles (on ``K``'s device).
+        generator: torch.Generator for the angles (on ``intrinsics``'s device).
         max_rotation_rad: range of the drawn angles.
         joint_valid: (B, J) bool, the joints the boxes are fitted to (default: all).
         boxes: (B, 3) (u, v, side) of each crop in the original image, as ``box`` of
@@ -83,8 +83,8 @@ def roll_crop_batch(
     Returns:
         :class:`RolledCrops`.
     """
-    batch = _check_batch(images, K, joints, root, theta)
-    dtype, device = K.dtype, K.device
+    batch = _check_batch(images, intrinsics, joints, root, theta)
+    dtype, device = intrinsics.dtype, intrinsics.device
     if angles is None:
         unit = torch.rand(batch, generator=generator, dtype=dtype, device=device)
         angles = (2.0 * unit - 1.0) * max_rotation_rad
@@ -94,13 +94,14 @@ def roll_crop_batch(
     valid = _valid_joints(joint_valid, joints, boxes)
     roll = _camera_roll_batch(angles)  # (B, 3, 3)
     if boxes is None:
-        centre = _joint_box_batch(_project_batch(joints, K), valid, margin)[0]  # (B, 2)
+        centre = _joint_box_batch(_project_batch(joints, intrinsics), valid, margin)[0]  # (B, 2)
     else:
         centre = boxes[:, :2].to(dtype)
-    M_roll, K_rolled = _roll_image_matrix_batch(K, angles, centre)
+    M_roll, intrinsics_rolled = _roll_image_matrix_batch(intrinsics, angles, centre)
     joints_rolled = joints @ roll.transpose(1, 2)  # (B, J, 3)
     if boxes is None:
-        centre, side = _joint_box_batch(_project_batch(joints_rolled, K_rolled), valid, margin)
+        centre, side = _joint_box_batch(_project_batch(joints_rolled, intrinsics_rolled), valid,
+                                        margin)
     else:
         side = boxes[:, 2].to(dtype)
     M_crop = _crop_matrix_batch(centre, side, out_size)
@@ -108,7 +109,7 @@ def roll_crop_batch(
     global_rot = roll @ roma.rotvec_to_rotmat(theta[:, :3])  # (B, 3, 3)
     return RolledCrops(
         images=_warp_batch(images, M, out_size),
-        K=M_crop @ K_rolled,
+        intrinsics=M_crop @ intrinsics_rolled,
         joints=joints_rolled,
         root=(roll @ root[:, :, None])[:, :, 0],
         theta=torch.cat([roma.rotmat_to_rotvec(global_rot), theta[:, 3:]], dim=1),
@@ -117,17 +118,18 @@ def roll_crop_batch(
     )
 
 
-def _check_batch(images, K, joints, root, theta) -> int:
-    batch = K.shape[0] if K.ndim == 3 else -1
+def _check_batch(images, intrinsics, joints, root, theta) -> int:
+    batch = intrinsics.shape[0] if intrinsics.ndim == 3 else -1
     expected = {
-        "K": (K, (batch, 3, 3)),
+        "intrinsics": (intrinsics, (batch, 3, 3)),
         "joints": (joints, (batch, joints.shape[1] if joints.ndim == 3 else -1, 3)),
         "root": (root, (batch, 3)),
         "theta": (theta, (batch, 48)),
     }
     for name, (value, shape) in expected.items():
         if tuple(value.shape) != shape or batch < 1:
-            raise ValueError(f"{name} must have shape {shape} (B from K), got {tuple(value.shape)}")
+            raise ValueError(f"{name} must have shape {shape} (B from intrinsics), "
+                             f"got {tuple(value.shape)}")
     if images.ndim != 4 or images.shape[0] != batch or 3 not in (images.shape[1], images.shape[3]):
         raise ValueError(
             f"images must have shape ({batch}, 3, H, W) or ({batch}, H, W, 3), "
@@ -157,9 +159,9 @@ def _camera_roll_batch(angles: torch.Tensor) -> torch.Tensor:
     return torch.stack(rows + [torch.stack([zero, zero, one], -1)], dim=1)
 
 
-def _project_batch(points: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
-    """(B, N, 3) camera points, (B, 3, 3) K -> (B, N, 2) pixels."""
-    uvw = points @ K.transpose(1, 2)  # (B, N, 3)
+def _project_batch(points: torch.Tensor, intrinsics: torch.Tensor) -> torch.Tensor:
+    """(B, N, 3) camera points, (B, 3, 3) intrinsics -> (B, N, 2) pixels."""
+    uvw = points @ intrinsics.transpose(1, 2)  # (B, N, 3)
     return uvw[..., :2] / uvw[..., 2:3]
 
 
@@ -172,16 +174,17 @@ def _joint_box_batch(uv, valid, margin: float, min_side: float = 8.0):
     return (low + high) / 2.0, side
 
 
-def _roll_image_matrix_batch(K, angles, centre):
-    """:func:`roll_image_matrix` per item: M (B, 3, 3) and K' (B, 3, 3)."""
-    focal = torch.stack([K[:, 0, 0], K[:, 1, 1]], dim=1)  # (B, 2)
+def _roll_image_matrix_batch(intrinsics, angles, centre):
+    """:func:`roll_image_matrix` per item: M (B, 3, 3) and the rolled intrinsics (B, 3, 3)."""
+    focal = torch.stack([intrinsics[:, 0, 0], intrinsics[:, 1, 1]], dim=1)  # (B, 2)
     turn = _camera_roll_batch(angles)[:, :2, :2] * focal[:, :, None] / focal[:, None, :]  # F R F^-1
-    M = torch.eye(3, dtype=K.dtype, device=K.device).repeat(len(K), 1, 1)
+    M = torch.eye(3, dtype=intrinsics.dtype, device=intrinsics.device).repeat(len(intrinsics), 1, 1)
     M[:, :2, :2] = turn
     M[:, :2, 2] = centre - (turn @ centre[:, :, None])[:, :, 0]
-    K_rolled = K.clone()
-    K_rolled[:, :2, 2] = centre + (turn @ (K[:, :2, 2] - centre)[:, :, None])[:, :, 0]
-    return M, K_rolled
+    intrinsics_rolled = intrinsics.clone()
+    principal = intrinsics[:, :2, 2] - centre  # (B, 2), about the centre
+    intrinsics_rolled[:, :2, 2] = centre + (turn @ principal[:, :, None])[:, :, 0]
+    return M, intrinsics_rolled
 
 
 def _crop_matrix_batch(centre, side, out_size: int) -> torch.Tensor:

@@ -4,8 +4,8 @@
   (Mini-HO-3D, :func:`~handkit.data.ho3d.mini_ho3d`) or "interhand" (Mini-InterHand,
   :func:`~handkit.data.interhand.mini_interhand`) as a reader
   (:class:`~handkit.data.frames.VideoFrames`) for :mod:`handkit.data.batch`.
-* :data:`DATASET_DEFAULTS` holds each set's d_off (Fig. 2), crop size, K and the paper's
-  Table I rows, so a notebook prints them beside its own results.
+* :data:`DATASET_DEFAULTS` holds each set's d_off (Fig. 2), crop size, label spacing K and the
+  paper's Table I rows, so a notebook prints them beside its own results.
 * :func:`network_input` gives the per-item transform that turns a reader's frames into the
   predictor's (S, S, 3) input: nothing or a resize for the synthetic set; a square crop around
   the hand for the real sets.
@@ -286,7 +286,8 @@ def _labelled_annotations(reader: VideoFrames):
     labelled frames' annotations only (no image, nothing of an unlabelled frame)."""
     video, frame = reader.locate(np.flatnonzero(reader.labelled_mask))
     for v, f in zip(video.tolist(), frame.tolist(), strict=True):
-        # the readers' annotation hook (VideoFrames._annotation): K and ground truth, no image
+        # the readers' annotation hook (VideoFrames._annotation): intrinsics and ground truth,
+        # no image
         yield reader.video_ids[v], f, reader._annotation(reader.video_ids[v], f)
 
 
@@ -348,7 +349,7 @@ class LabelBox:
         widen_per_frame: float = DEFAULT_WIDEN_PER_FRAME,
     ) -> LabelBox:
         """The label boxes of every video of ``reader``, from its labelled frames'
-        annotations only (projected valid joints with their K)."""
+        annotations only (valid joints projected with their intrinsics)."""
         if not isinstance(reader, VideoFrames):
             raise ValueError(f"reader must be a VideoFrames reader, got {type(reader).__name__}")
         frames: dict[str, list[int]] = {v: [] for v in reader.video_ids}
@@ -358,7 +359,8 @@ class LabelBox:
             if not valid.any():
                 raise ValueError(f"{video_id} frame {frame}: a labelled frame without a valid "
                                  "joint; the reader's labelled mask and annotations disagree")
-            uv = project(np.asarray(annotation["joints"])[valid], np.asarray(annotation["K"]))
+            uv = project(np.asarray(annotation["joints"])[valid],
+                         np.asarray(annotation["intrinsics"]))
             centre, side = joint_box(uv, margin=margin)
             frames[video_id].append(frame)
             boxes[video_id].append((float(centre[0]), float(centre[1]), side))
@@ -401,7 +403,7 @@ class GroundTruthBox:
         valid = np.asarray(truth["joint_valid"], dtype=bool)
         if not valid.any():
             return self.fallback(record)
-        centre, side = joint_box(project(np.asarray(truth["joints"])[valid], truth["K"]),
+        centre, side = joint_box(project(np.asarray(truth["joints"])[valid], truth["intrinsics"]),
                                  margin=self.margin)
         return float(centre[0]), float(centre[1]), side
 
@@ -409,8 +411,8 @@ class GroundTruthBox:
 @dataclass(frozen=True)
 class HandCrop:
     """Per-item transform ``(record, generator) -> record``: the (S, S, 3) crop of ``box``'s
-    square (:func:`~handkit.data.crop.crop_record`; K' = M K exactly), the box optionally
-    jittered in training. No roll: training rolls whole batches
+    square (:func:`~handkit.data.crop.crop_record`; intrinsics M @ intrinsics, exact), the box
+    optionally jittered in training. No roll: training rolls whole batches
     (:func:`handkit.data.batch.roll_frame_batch`, Appendix C).
 
     Args:
@@ -515,18 +517,19 @@ def network_input(
 
 #: FrameRecord fields that come from a reader's annotation hook (everything but the image and
 #: the frame's place).
-_ANNOTATION_FIELDS = ("K", "root", "theta", "beta", "joints", "joint_valid", "verts", "mask")
+_ANNOTATION_FIELDS = ("intrinsics", "root", "theta", "beta", "joints", "joint_valid", "verts",
+                      "mask")
 
 
 class NetworkFrames(VideoFrames):
     """A reader's frames as the Hand Predictor sees them: every record passed through an
     evaluation transform (:func:`network_input` with ``training=False``: deterministic), so
-    ``frames[i].image`` is (S, S, 3) and ``frames[i].K`` the crop's intrinsics. Videos, masks,
+    ``frames[i].image`` is (S, S, 3) and ``frames[i].intrinsics`` the crop's. Videos, masks,
     labels and the camera-space ground truth are the reader's.
 
     Ground truth alone (:meth:`split_arrays`, the annotation hook) does not decode every image:
-    for a :class:`HandCrop` the crop's K is computed from its box and the video's image size
-    (read once per video from its first frame; one camera films a video).
+    for a :class:`HandCrop` the crop's intrinsics are computed from its box and the video's image
+    size (read once per video from its first frame; one camera films a video).
 
     Args:
         reader: any :class:`~handkit.data.frames.VideoFrames`.
@@ -569,7 +572,7 @@ class NetworkFrames(VideoFrames):
                             frame_index=frame_index, **annotation)
         u, v, side = self.transform.box(proxy)
         matrix = crop_matrix(np.array([u, v]), side, self.transform.out_size)
-        annotation["K"] = matrix @ np.asarray(annotation["K"], dtype=np.float64)
+        annotation["intrinsics"] = matrix @ np.asarray(annotation["intrinsics"], dtype=np.float64)
         return annotation
 
 

@@ -36,7 +36,7 @@ class SplitArrays:
     Attributes:
         video: (N,) int64 position of the frame's video in the reader's ``video_ids``.
         frame: (N,) int64 position of the frame in its video.
-        K: (N, 3, 3) float64 intrinsics.
+        intrinsics: (N, 3, 3) float64 intrinsics.
         root: (N, 3) float64 wrist, camera space, mm.
         theta: (N, 48) float64 absolute axis-angle pose.
         beta: (N, 10) float64 shape.
@@ -49,7 +49,7 @@ class SplitArrays:
 
     video: np.ndarray
     frame: np.ndarray
-    K: np.ndarray
+    intrinsics: np.ndarray
     root: np.ndarray
     theta: np.ndarray
     beta: np.ndarray
@@ -300,14 +300,15 @@ class VideoFrames:
         raise NotImplementedError
 
     def _annotation(self, video_id: str, frame_index: int) -> dict[str, np.ndarray]:
-        """One frame's K, root, theta, beta, joints, joint_valid (zeros and all-False joint_valid
-        when not annotated), optionally mask and verts: the :class:`FrameRecord` fields."""
+        """One frame's intrinsics, root, theta, beta, joints, joint_valid (zeros and all-False
+        joint_valid when not annotated), optionally mask and verts: the :class:`FrameRecord`
+        fields."""
         raise NotImplementedError
 
 
 #: Per-frame ground-truth arrays of :class:`SplitArrays`: trailing shape and dtype.
 _GT_SHAPES = {
-    "K": ((3, 3), np.float64),
+    "intrinsics": ((3, 3), np.float64),
     "root": ((3,), np.float64),
     "theta": ((48,), np.float64),
     "beta": ((10,), np.float64),

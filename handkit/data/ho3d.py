@@ -125,9 +125,9 @@ class HO3DReader(VideoFrames):
     use; :meth:`summary` counts them by reason:
 
     * the hand keys of the meta file are None (HO-3D v2 and v3);
-    * every meta value is None, ``camMat`` included (HO-3D v3): K is then taken from the nearest
-      frame of the sequence that has a ``camMat`` (ties: the earlier one; one camera films a
-      sequence), and the summary's notes list those frames;
+    * every meta value is None, ``camMat`` included (HO-3D v3): the intrinsics are then taken
+      from the nearest frame of the sequence that has a ``camMat`` (ties: the earlier one; one
+      camera films a sequence), and the summary's notes list those frames;
     * the image has no meta file at all (reported for v3, e.g. ABF12 frames 0678-0728): treated
       as the previous case, or a ``FileNotFoundError`` naming the files with
       ``missing_meta="error"``.
@@ -268,7 +268,7 @@ class HO3DReader(VideoFrames):
         valid = hand is not None
         hand = hand or _empty_hand()
         return {
-            "K": seq.camera(frame_index).copy(),
+            "intrinsics": seq.camera(frame_index).copy(),
             "root": hand["root"].copy(),
             "theta": hand["theta"].copy(),
             "beta": hand["beta"].copy(),
@@ -333,8 +333,8 @@ class _Sequence:
         return len(self.cameras) - 1
 
     def camera(self, k: int) -> np.ndarray:
-        """(3, 3) K of frame ``k``: its own camMat, else the nearest frame's that has one (ties:
-        the earlier frame), reading neighbours' metas outwards as needed."""
+        """(3, 3) intrinsics of frame ``k``: its own camMat, else the nearest frame's that has one
+        (ties: the earlier frame), reading neighbours' metas outwards as needed."""
         if self.status[k] == UNKNOWN:
             self.read(k)
         for distance in range(len(self.names)):

@@ -244,7 +244,7 @@ class InterHandReader(VideoFrames):
             ) from None
 
     def _camera(self, capture: str, camera: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(K (3, 3), camrot R (3, 3), campos (3,) mm) of one camera of one capture."""
+        """(intrinsics (3, 3), camrot R (3, 3), campos (3,) mm) of one camera of one capture."""
         try:
             params = self.cameras[capture]
             rot = np.asarray(params["camrot"][camera], dtype=np.float64).reshape(3, 3)
@@ -303,7 +303,7 @@ class InterHandReader(VideoFrames):
 
     def _annotation(self, video_id: str, frame_index: int) -> dict[str, np.ndarray]:
         frame = self._frames[video_id][frame_index]
-        K, camrot, campos = self._cameras[video_id]
+        intrinsics, camrot, campos = self._cameras[video_id]
         if bool(self.annotated_mask[self.video_indices(video_id)[frame_index]]):
             world, mano = self._world_hands[frame.capture, frame.frame_idx]
             hand = right_hand_to_camera(
@@ -311,7 +311,7 @@ class InterHandReader(VideoFrames):
             )
         else:
             hand = _empty_hand()
-        return {"K": K.copy(), **hand}
+        return {"intrinsics": intrinsics.copy(), **hand}
 
 
 def right_hand_to_camera(

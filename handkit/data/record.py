@@ -26,7 +26,7 @@ class FrameRecord:
 
     Attributes:
         image: (H, W, 3) uint8 RGB.
-        K: (3, 3) float64 intrinsics of ``image`` (after any crop/resize).
+        intrinsics: (3, 3) float64 intrinsics of ``image`` (after any crop/resize).
         root: (3,) float64 wrist position in camera space, mm.
         theta: (48,) float64 absolute axis-angle pose (global rotation first).
         beta: (10,) float64 MANO shape.
@@ -42,7 +42,7 @@ class FrameRecord:
     """
 
     image: np.ndarray
-    K: np.ndarray
+    intrinsics: np.ndarray
     root: np.ndarray
     theta: np.ndarray
     beta: np.ndarray
@@ -57,7 +57,8 @@ class FrameRecord:
 
 def without_ground_truth(record: FrameRecord) -> FrameRecord:
     """The record with its ground truth removed: root, theta, beta and joints zero (never NaN),
-    ``joint_valid`` all False, no vertices and no mask; image, K and the frame's identity kept.
+    ``joint_valid`` all False, no vertices and no mask; image, intrinsics and the frame's identity
+    kept.
 
     What training code may see of an unlabelled frame (:mod:`handkit.data.batch`).
 

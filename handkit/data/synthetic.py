@@ -230,8 +230,8 @@ def render_video(
     light = torch.tensor([0.0, 0.5, 1.0]) + 0.5 * (torch.rand(3, generator=generator) - 0.5)
     ambient = 0.3 + 0.2 * float(torch.rand((), generator=generator))
     background = render.random_backgrounds(1, (size, size), generator=generator)
-    K = intrinsics(size, fov_deg=params.fov_deg)
-    verts_f32, K_f32 = verts.float(), K.float()  # rendering in float32 is faster
+    camera = intrinsics(size, fov_deg=params.fov_deg)
+    verts_f32, intrinsics_f32 = verts.float(), camera.float()  # rendering in float32 is faster
     frames, masks = [], []
     for start in range(0, T, RENDER_CHUNK):
         chunk = slice(start, min(start + RENDER_CHUNK, T))
@@ -239,7 +239,7 @@ def render_video(
         out = render.render_mesh(
             verts_f32[chunk],
             layer.faces,
-            K_f32,
+            intrinsics_f32,
             (size, size),
             colors=colors,
             background=background.expand(n, -1, -1, -1),
@@ -256,7 +256,7 @@ def render_video(
         "mask": torch.cat(masks).numpy(),
         "root": root.numpy(),
         "joints": joints.numpy(),
-        "K": K.numpy(),
+        "intrinsics": camera.numpy(),
     }
 
 
@@ -285,7 +285,7 @@ def make_video(
         theta=motion["theta"],
         beta=np.tile(motion["beta"], (num_frames, 1)),
         joints=frame["joints"],
-        K=np.tile(frame["K"], (num_frames, 1, 1)),
+        intrinsics=np.tile(frame["intrinsics"], (num_frames, 1, 1)),
         labelled=labelled_mask(num_frames, label_every),
         mask=mask,
         occluded=(frame["mask"] & (alpha >= 0.5)).any((1, 2)),

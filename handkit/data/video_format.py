@@ -6,6 +6,10 @@ Layout of a dataset folder::
     videos/<video_id>/frames.npz      one array ``frames`` (T, H, W, 3) uint8 RGB, compressed
     videos/<video_id>/annotations.npz the arrays of :data:`ANNOTATION_SHAPES`, one row per frame
 
+The arrays keep their on-disk names; one is read under another name: ``K``: camera intrinsics
+(read as ``.intrinsics``, :data:`FIELD_OF_ARRAY`). In handkit K alone means the label spacing
+(``label_every``).
+
 ``index.json`` holds ``format`` (= :data:`FORMAT_NAME`), ``format_version``, ``image_size``
 [H, W], ``label_every`` (K of Sec. II-A), ``generator`` (name, version, parameters) and
 ``videos``: a list of ``{"id", "split", "num_frames"}``. Every frame has full ground truth;
@@ -42,17 +46,29 @@ INDEX_FILE = "index.json"
 FRAMES_FILE = "frames.npz"
 ANNOTATIONS_FILE = "annotations.npz"
 
-#: Per-frame annotation arrays: trailing shape and dtype (T is the first axis of each).
+#: Per-frame annotation arrays by their names on disk: trailing shape and dtype (T is the first
+#: axis of each).
 ANNOTATION_SHAPES = {
     "root": ((3,), np.float64),
     "theta": ((48,), np.float64),
     "beta": ((10,), np.float64),
     "joints": ((21, 3), np.float64),
-    "K": ((3, 3), np.float64),
+    "K": ((3, 3), np.float64),  # camera intrinsics, read as .intrinsics
     "labelled": ((), np.bool_),
     "mask": (None, np.bool_),  # (H, W), the visible hand
     "occluded": ((), np.bool_),  # an occluder is drawn over this frame
 }
+#: The :class:`VideoArrays` field of an on-disk array whose name differs from it.
+FIELD_OF_ARRAY = {"K": "intrinsics"}
+
+
+def field_name(array_name: str) -> str:
+    """The :class:`VideoArrays` field holding the on-disk array ``array_name``.
+
+    >>> field_name("K"), field_name("joints")
+    ('intrinsics', 'joints')
+    """
+    return FIELD_OF_ARRAY.get(array_name, array_name)
 
 
 @dataclass(frozen=True)
@@ -65,7 +81,7 @@ class VideoArrays:
         theta: (T, 48) absolute axis-angle pose.
         beta: (T, 10) shape (the same row for every frame of a synthetic video).
         joints: (T, 21, 3) camera-space joints, mm.
-        K: (T, 3, 3) intrinsics.
+        intrinsics: (T, 3, 3) intrinsics.
         labelled: (T,) bool, S_V.
         mask: (T, H, W) bool visible-hand mask.
         occluded: (T,) bool, frames with an occluder drawn over them.
@@ -76,14 +92,15 @@ class VideoArrays:
     theta: np.ndarray
     beta: np.ndarray
     joints: np.ndarray
-    K: np.ndarray
+    intrinsics: np.ndarray
     labelled: np.ndarray
     mask: np.ndarray
     occluded: np.ndarray
 
     def annotations(self) -> dict[str, np.ndarray]:
-        """The annotation arrays by name, in :data:`ANNOTATION_SHAPES` order."""
-        return {name: getattr(self, name) for name in ANNOTATION_SHAPES}
+        """The annotation arrays by their on-disk names (``K`` for ``.intrinsics``), in
+        :data:`ANNOTATION_SHAPES` order."""
+        return {name: getattr(self, field_name(name)) for name in ANNOTATION_SHAPES}
 
 
 def check_video(video: VideoArrays, *, where: str = "video") -> None:
@@ -95,7 +112,7 @@ def check_video(video: VideoArrays, *, where: str = "video") -> None:
         )
     T, H, W = frames.shape[:3]
     for name, (tail, dtype) in ANNOTATION_SHAPES.items():
-        value = getattr(video, name)
+        value = getattr(video, field_name(name))
         expected = (T,) + ((H, W) if tail is None else tail)
         if value.shape != expected or value.dtype != dtype:
             raise ValueError(
@@ -166,7 +183,8 @@ def read_video(folder: str | Path) -> VideoArrays:
             raise ValueError(f"expected {folder / name}, found no such file")
     frames = _load_arrays(folder / FRAMES_FILE, ("frames",))["frames"]
     annotations = _load_arrays(folder / ANNOTATIONS_FILE, tuple(ANNOTATION_SHAPES))
-    video = VideoArrays(frames=frames, **annotations)
+    video = VideoArrays(frames=frames,
+                        **{field_name(name): value for name, value in annotations.items()})
     check_video(video, where=str(folder))
     return video
 
@@ -261,7 +279,7 @@ class VideoDataset(VideoFrames):
         return SplitArrays(
             video=video,
             frame=frame,
-            K=stack("K", (3, 3), np.float64),
+            intrinsics=stack("intrinsics", (3, 3), np.float64),
             root=stack("root", (3,), np.float64),
             theta=stack("theta", (48,), np.float64),
             beta=stack("beta", (10,), np.float64),
@@ -278,7 +296,7 @@ class VideoDataset(VideoFrames):
     def _annotation(self, video_id: str, frame_index: int) -> dict[str, np.ndarray]:
         v = self.video(video_id)
         return {
-            "K": v.K[frame_index],
+            "intrinsics": v.intrinsics[frame_index],
             "root": v.root[frame_index],
             "theta": v.theta[frame_index],
             "beta": v.beta[frame_index],

@@ -61,9 +61,9 @@ def forward_pair(
     aligner: PoseAligner,
     *,
     images_u: torch.Tensor,
-    K_u: torch.Tensor,
+    intrinsics_u: torch.Tensor,
     images_s: torch.Tensor,
-    K_s: torch.Tensor,
+    intrinsics_s: torch.Tensor,
     gamma_s: HandParams,
     train_predictor: bool = True,
 ) -> PairOutputs:
@@ -88,8 +88,8 @@ def forward_pair(
             f"{_shape(images_u)} and {_shape(images_s)}"
         )
     with torch.set_grad_enabled(train_predictor and torch.is_grad_enabled()):
-        pred_u = predictor(images_u, K_u)
-        pred_s = predictor(images_s, K_s)
+        pred_u = predictor(images_u, intrinsics_u)
+        pred_s = predictor(images_s, intrinsics_s)
     aligned_s, aligned_u = align_pair(aligner, pred_u, pred_s, gamma_s)
     return PairOutputs(pred_u=pred_u, pred_s=pred_s, aligned_s=aligned_s, aligned_u=aligned_u)
 

@@ -1,6 +1,6 @@
 """The Single-frame Hand Predictor (Sec. II-B a, Eq. 1, Fig. 2, Sec. IV).
 
-images, K -> psi -> z = [z^r; z^theta] -> regressor pi = (pi^r, pi^theta) -> MANO -> hand.
+images, intrinsics -> psi -> z = [z^r; z^theta] -> regressor pi = (pi^r, pi^theta) -> MANO -> hand.
 
 * pi^theta(z^theta) -> 18 pose values (global axis-angle 3 + 15 PCA coefficients) and 10 beta.
   Where the paper is silent it follows Hasson et al. 2020's hand branch: two hidden layers of
@@ -97,27 +97,28 @@ class HandPredictor(nn.Module):
         self.root_head = zero_linear(256, 3)
         self.mano = ManoDecoder(mano_root=mano_root, side=side)
 
-    def forward(self, images: torch.Tensor, K: torch.Tensor | None = None) -> HandOutput:
+    def forward(self, images: torch.Tensor, intrinsics: torch.Tensor | None = None) -> HandOutput:
         """Predict the hand in each image.
 
         Args:
             images: (B, 3, S, S) float RGB in [0, 1], S >= 32 (64 for the shipped samples;
                 S = ``image_size`` if that was given).
-            K: (B, 3, 3) the images' intrinsics (required: r is recovered through K).
+            intrinsics: (B, 3, 3) the images' intrinsics (required: r is recovered through them).
         Returns:
             a :class:`HandOutput` with z^r, z^theta, r, pose18, theta48, beta, joints, verts,
             d_f and (t_u, t_v).
         """
         check_images(images, self.image_size)
-        check_intrinsics(K, images.shape[0])
-        return self.regress(self.encoder(images), K, image_size=images.shape[-1])
+        check_intrinsics(intrinsics, images.shape[0])
+        return self.regress(self.encoder(images), intrinsics, image_size=images.shape[-1])
 
-    def regress(self, features: HandFeatures, K: torch.Tensor, *, image_size: int) -> HandOutput:
+    def regress(self, features: HandFeatures, intrinsics: torch.Tensor, *,
+                image_size: int) -> HandOutput:
         """Eq. 1 and MANO from given features: the regressor pi and the root recovery.
 
         Args:
             features: z^r, z^theta (B, 512) each.
-            K: (B, 3, 3) intrinsics of the S x S images the features came from.
+            intrinsics: (B, 3, 3) intrinsics of the S x S images the features came from.
             image_size: S.
         """
         body = self.pose_body(features.z_theta)  # (B, 512)
@@ -127,7 +128,7 @@ class HandPredictor(nn.Module):
         depth_offset = raw[:, 0]  # d_f, mm per focal pixel
         pixel_offset = raw[:, 1:] * (image_size / 2)  # (t_u, t_v), pixels
         root = root_from_offsets(
-            depth_offset, pixel_offset, K, d_off_mm=self.d_off_mm, image_size=image_size
+            depth_offset, pixel_offset, intrinsics, d_off_mm=self.d_off_mm, image_size=image_size
         )
         theta48 = self.mano.pca_to_theta(pose18)
         verts, joints = self.mano(root, theta48, beta)
@@ -159,12 +160,12 @@ def check_images(images: object, image_size: int | None = None) -> None:
         )
 
 
-def check_intrinsics(K: object, batch: int) -> None:
-    """ValueError unless K is a finite (B, 3, 3) tensor with positive focal lengths."""
-    if K is None:
-        raise ValueError(f"K is missing: expected the images' intrinsics, shape (B, 3, 3) "
-                         f"with B={batch}")
-    check_shape("K", K, (batch, 3, 3), f"(B, 3, 3) with B={batch}")
-    check_finite("K", K)
-    if not bool((K[:, 0, 0] > 0).all() and (K[:, 1, 1] > 0).all()):
-        raise ValueError("K must have positive focal lengths K[:, 0, 0] and K[:, 1, 1]")
+def check_intrinsics(intrinsics: object, batch: int) -> None:
+    """ValueError unless ``intrinsics`` is a finite (B, 3, 3) tensor with positive focal lengths."""
+    if intrinsics is None:
+        raise ValueError("intrinsics is missing: expected the images' camera matrices, "
+                         f"shape (B, 3, 3) with B={batch}")
+    check_shape("intrinsics", intrinsics, (batch, 3, 3), f"(B, 3, 3) with B={batch}")
+    check_finite("intrinsics", intrinsics)
+    if not bool((intrinsics[:, 0, 0] > 0).all() and (intrinsics[:, 1, 1] > 0).all()):
+        raise ValueError("intrinsics must have positive focal lengths [:, 0, 0] and [:, 1, 1]")

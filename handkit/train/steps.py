@@ -131,7 +131,8 @@ def predictor_step(predictor: HandPredictor, optimizer: torch.optim.Optimizer,
     predictor.train()
 
     def compute(batch: FrameBatch) -> PredictorLoss:
-        return predictor_loss(predictor(batch.images, batch.K), targets(batch), config=loss_config)
+        return predictor_loss(predictor(batch.images, batch.intrinsics), targets(batch),
+                              config=loss_config)
 
     return accumulate_step(optimizer, [predictor], groups, compute, ranks=ranks, stage=stage,
                            step=step)
@@ -142,7 +143,7 @@ def frozen_outputs(predictor: HandPredictor, batch: FrameBatch, *, chunk: int = 
                    ) -> HandOutput:
     """The frozen predictor's outputs on (all the labelled) frames, in eval mode, for stage 2."""
     predictor.eval()
-    parts = [predictor(batch.images[i:i + chunk], batch.K[i:i + chunk])
+    parts = [predictor(batch.images[i:i + chunk], batch.intrinsics[i:i + chunk])
              for i in range(0, len(batch), chunk)]
     values = {f.name: [getattr(p, f.name) for p in parts] for f in dataclasses.fields(HandOutput)}
     return HandOutput(**{k: None if v[0] is None else torch.cat(v) for k, v in values.items()})
@@ -205,8 +206,10 @@ def pair_step(predictor: HandPredictor, aligner: PoseAligner, optimizer: torch.o
 
     def compute(batch: PairBatch) -> TotalLoss:
         target_s = targets(batch.s)
-        pair = forward_pair(predictor, aligner, images_u=batch.u.images, K_u=batch.u.K,
-                            images_s=batch.s.images, K_s=batch.s.K, gamma_s=target_s.params)
+        pair = forward_pair(predictor, aligner,
+                            images_u=batch.u.images, intrinsics_u=batch.u.intrinsics,
+                            images_s=batch.s.images, intrinsics_s=batch.s.intrinsics,
+                            gamma_s=target_s.params)
         if backward_detach == "aligned":
             pair = dataclasses.replace(pair, aligned_u=pair.aligned_u.detach())
         elif backward_detach == "predicted":

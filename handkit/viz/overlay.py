@@ -54,27 +54,27 @@ class HandOverlay:
     joints: object = None
 
 
-def upscale_intrinsics(K, scale: int) -> torch.Tensor:
+def upscale_intrinsics(intrinsics, scale: int) -> torch.Tensor:
     """Intrinsics of a frame enlarged ``scale`` times, pixel centres at integers.
 
     Pixel j of the frame becomes pixels s j .. s j + s - 1, whose middle is s j + (s - 1) / 2, so
     u' = s u + (s - 1) / 2: fx, fy scale by s and cx' = s cx + (s - 1) / 2 (likewise cy).
 
     Args:
-        K: (3, 3) or (B, 3, 3) intrinsics.
+        intrinsics: (3, 3) or (B, 3, 3) intrinsics.
         scale: integer s >= 1.
     Returns:
-        float64 tensor of K's shape.
+        float64 tensor of ``intrinsics``' shape.
 
     >>> upscale_intrinsics(torch.tensor([[100.0, 0, 31.5], [0, 100.0, 31.5], [0, 0, 1]]), 4)[0]
     tensor([400.0000,   0.0000, 127.5000], dtype=torch.float64)
     """
     _check_scale(scale)
-    K = torch.as_tensor(np.asarray(K.detach().cpu() if hasattr(K, "detach") else K),
-                        dtype=torch.float64)
-    if K.shape[-2:] != (3, 3):
-        raise ValueError(f"K must have shape (3, 3) or (B, 3, 3), got {tuple(K.shape)}")
-    out = K.clone()
+    intrinsics = _float64_tensor(intrinsics)
+    if intrinsics.shape[-2:] != (3, 3):
+        raise ValueError("intrinsics must have shape (3, 3) or (B, 3, 3), "
+                         f"got {tuple(intrinsics.shape)}")
+    out = intrinsics.clone()
     out[..., :2, :] *= scale  # rows of u and v
     out[..., :2, 2] += (scale - 1) / 2
     return out
@@ -87,7 +87,7 @@ def upscale_image(image, scale: int) -> np.ndarray:
     return pixels.repeat(scale, axis=0).repeat(scale, axis=1)
 
 
-def tint_meshes(image, K, hands: Sequence[HandOverlay], faces, *, scale: int = 4,
+def tint_meshes(image, intrinsics, hands: Sequence[HandOverlay], faces, *, scale: int = 4,
                 alpha: float = 0.65, supersample: int = 1) -> np.ndarray:
     """The frame enlarged ``scale`` times with each hand's mesh rendered over it, tinted.
 
@@ -98,7 +98,7 @@ def tint_meshes(image, K, hands: Sequence[HandOverlay], faces, *, scale: int = 4
 
     Args:
         image: (H, W, 3) frame, uint8 or float in [0, 1].
-        K: (3, 3) the frame's intrinsics.
+        intrinsics: (3, 3) the frame's intrinsics.
         hands: hands to draw; those without ``verts`` are skipped.
         faces: (1538, 3) mesh triangles (None if no hand has ``verts``).
         scale: s, the enlargement.
@@ -111,7 +111,7 @@ def tint_meshes(image, K, hands: Sequence[HandOverlay], faces, *, scale: int = 4
         raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
     big = upscale_image(image, scale)  # (sH, sW, 3)
     height, width = big.shape[:2]
-    K_big = upscale_intrinsics(K, scale)  # (3, 3)
+    intrinsics_big = upscale_intrinsics(intrinsics, scale)  # (3, 3)
     canvas = torch.from_numpy(big.astype(np.float64) / 255.0)[None]  # (1, sH, sW, 3)
     for hand in hands:
         if hand.verts is None:
@@ -124,7 +124,7 @@ def tint_meshes(image, K, hands: Sequence[HandOverlay], faces, *, scale: int = 4
         # to 0.001 mm: last-bit differences (threads, CPUs) must not flip a pixel of a render
         verts = torch.from_numpy(verts.round(VERTEX_DECIMALS))[None]  # (1, V, 3)
         colour = torch.tensor(hex_to_rgb(hand.colour), dtype=torch.float64) / 255.0
-        drawn = render_mesh(verts, faces_t, K_big, (height, width), colors=colour.expand(
+        drawn = render_mesh(verts, faces_t, intrinsics_big, (height, width), colors=colour.expand(
             verts.shape[1], 3), background=canvas, ambient=0.5, supersample=supersample).image
         canvas = canvas + alpha * (drawn - canvas)  # (1, sH, sW, 3), mesh blended over
     return (canvas[0].numpy() * 255).round().astype(np.uint8)
@@ -137,22 +137,26 @@ def _frame_image_trace(image: np.ndarray, scale: int) -> go.Image:
                     hoverinfo="skip")
 
 
-def _projected(joints, K) -> np.ndarray:
+def _projected(joints, intrinsics) -> np.ndarray:
     """(21, 2) pixels of (21, 3) camera-space joints."""
     j = torch.from_numpy(to_numpy(joints, shape_tail=(21, 3), name="joints"))
-    K_t = torch.as_tensor(np.asarray(K.detach().cpu() if hasattr(K, "detach") else K),
-                          dtype=torch.float64)
-    return project_points(j, K_t).numpy()
+    return project_points(j, _float64_tensor(intrinsics)).numpy()
 
 
-def overlay_figure(images, K, hands: Sequence[Sequence[HandOverlay]], faces, *,
+def _float64_tensor(array) -> torch.Tensor:
+    """A float64 CPU tensor of an array or (possibly GPU, autograd) tensor."""
+    return torch.as_tensor(np.asarray(array.detach().cpu() if hasattr(array, "detach") else array),
+                           dtype=torch.float64)
+
+
+def overlay_figure(images, intrinsics, hands: Sequence[Sequence[HandOverlay]], faces, *,
                    titles: Sequence[str] | None = None, title: str | None = None,
                    scale: int = 4, tile_px: int = 240, alpha: float = 0.65) -> go.Figure:
     """A row of frames, each with its hands: meshes tinted in, skeletons projected on top.
 
     Args:
         images: N frames (H, W, 3) (a sequence or an (N, H, W, 3) array; uint8 or [0, 1]).
-        K: N intrinsics (N, 3, 3) of the frames.
+        intrinsics: N intrinsics (N, 3, 3) of the frames.
         hands: for each frame, the :class:`HandOverlay` s drawn over it (may be empty).
         faces: (1538, 3) mesh triangles (None if no hand has ``verts``).
         titles: N captions; title: the figure's title.
@@ -163,22 +167,23 @@ def overlay_figure(images, K, hands: Sequence[Sequence[HandOverlay]], faces, *,
         a ``go.Figure`` with N image panels; each hand name is one legend entry.
     """
     frames = [_as_image(image, name="each image") for image in images]
-    Ks = [K[k] for k in range(len(K))]
-    if not frames or not len(frames) == len(Ks) == len(hands):
+    frame_intrinsics = [intrinsics[k] for k in range(len(intrinsics))]
+    if not frames or not len(frames) == len(frame_intrinsics) == len(hands):
         raise ValueError(f"need N >= 1 images with N intrinsics and N lists of hands, got "
-                         f"{len(frames)}, {len(Ks)}, {len(hands)}")
+                         f"{len(frames)}, {len(frame_intrinsics)}, {len(hands)}")
     if titles is not None and len(titles) != len(frames):
         raise ValueError(f"need {len(frames)} titles, got {len(titles)}")
     fig = make_subplots(rows=1, cols=len(frames), subplot_titles=titles,
                         horizontal_spacing=0.02)
     named = set()
-    for k, (frame, K_k, frame_hands) in enumerate(zip(frames, Ks, hands, strict=True)):
-        tinted = tint_meshes(frame, K_k, frame_hands, faces, scale=scale, alpha=alpha)
+    for k, (frame, intrinsics_k, frame_hands) in enumerate(
+            zip(frames, frame_intrinsics, hands, strict=True)):
+        tinted = tint_meshes(frame, intrinsics_k, frame_hands, faces, scale=scale, alpha=alpha)
         fig.add_trace(_frame_image_trace(tinted, scale), row=1, col=k + 1)
         for hand in frame_hands:
             if hand.joints is not None:
-                trace = skeleton_2d_trace(_projected(hand.joints, K_k), colour=hand.colour,
-                                          name=hand.name)
+                trace = skeleton_2d_trace(_projected(hand.joints, intrinsics_k),
+                                          colour=hand.colour, name=hand.name)
             else:  # a legend entry for a mesh without a skeleton
                 trace = go.Scatter(x=[None], y=[None], mode="markers", name=hand.name,
                                    marker=dict(color=hand.colour, size=10, symbol="square"))
@@ -199,14 +204,14 @@ def overlay_figure(images, K, hands: Sequence[Sequence[HandOverlay]], faces, *,
     return fig
 
 
-def root_offsets_figure(image, K, root, *, d_off_mm: float, joints=None, scale: int = 4,
+def root_offsets_figure(image, intrinsics, root, *, d_off_mm: float, joints=None, scale: int = 4,
                         size_px: int = 420, title: str | None = None) -> go.Figure:
     """What the root branch predicts (Fig. 2): the image centre, the arrow (t_u, t_v) to the
     root's pixel, and d_f, d_z in the caption.
 
     Args:
         image: (S, S, 3) frame (square, as the predictor's crops).
-        K: (3, 3) its intrinsics.
+        intrinsics: (3, 3) its intrinsics.
         root: (3,) the root r in camera space, mm.
         d_off_mm: the dataset's depth offset d_off.
         joints: optional (21, 3) joints, drawn as a faint skeleton for context.
@@ -220,14 +225,13 @@ def root_offsets_figure(image, K, root, *, d_off_mm: float, joints=None, scale: 
     if height != width:
         raise ValueError(f"image must be square (S, S, 3), got {frame.shape}")
     r = torch.from_numpy(to_numpy(root, shape_tail=(3,), name="root"))[None]  # (1, 3)
-    K_t = torch.as_tensor(np.asarray(K.detach().cpu() if hasattr(K, "detach") else K),
-                          dtype=torch.float64)[None]  # (1, 3, 3)
-    d_f, t = offsets_from_root(r, K_t, d_off_mm=d_off_mm, image_size=width)
+    camera = _float64_tensor(intrinsics)[None]  # (1, 3, 3)
+    d_f, t = offsets_from_root(r, camera, d_off_mm=d_off_mm, image_size=width)
     cu, cv = image_centre(width)
     tu, tv = (float(x) for x in t[0])
     traces = [_frame_image_trace(upscale_image(frame, scale), scale)]
     if joints is not None:
-        traces.append(skeleton_2d_trace(_projected(joints, K_t[0]), colour="#f0f0f0",
+        traces.append(skeleton_2d_trace(_projected(joints, camera[0]), colour="#f0f0f0",
                                         name="joints").update(opacity=0.7, showlegend=False))
     traces += [
         go.Scatter(x=[cu], y=[cv], mode="markers", name="image centre",
@@ -241,7 +245,7 @@ def root_offsets_figure(image, K, root, *, d_off_mm: float, joints=None, scale: 
     fig.add_annotation(x=round(cu + tu, 2), y=round(cv + tv, 2), ax=cu, ay=cv, xref="x", yref="y",
                        axref="x", ayref="y", showarrow=True, arrowhead=3, arrowwidth=2.5,
                        arrowcolor=ROOT_COLOUR, text="")
-    depth = float(K_t[0, 0, 0]) * float(d_f[0]) + d_off_mm
+    depth = float(camera[0, 0, 0]) * float(d_f[0]) + d_off_mm
     caption = (f"(t_u, t_v) = ({tu:.1f}, {tv:.1f}) px, d_f = {float(d_f[0]):.3f} mm/px, "
                f"d_z = f d_f + d_off = {depth:.1f} mm")
     text = f"{title}<br><sup>{caption}</sup>" if title else caption

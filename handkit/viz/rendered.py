@@ -80,11 +80,12 @@ def render_hand(verts: np.ndarray, faces, rotation: np.ndarray, colours: np.ndar
     distance = CAMERA_DISTANCE * size_mm
     focal = size_px * distance / size_mm
     centre = (size_px - 1) / 2
-    K = torch.tensor([[focal, 0, centre], [0, focal, centre], [0, 0, 1]], dtype=torch.float64)
+    intrinsics = torch.tensor([[focal, 0, centre], [0, focal, centre], [0, 0, 1]],
+                              dtype=torch.float64)
     cam = torch.as_tensor(local + [0.0, 0.0, distance])[None]  # (1, V, 3)
     white = torch.ones(1, size_px, size_px, 3, dtype=torch.float64)
     faces_t = torch.as_tensor(np.asarray(faces), dtype=torch.int64)
-    rendering = render_mesh(cam, faces_t, K, (size_px, size_px),
+    rendering = render_mesh(cam, faces_t, intrinsics, (size_px, size_px),
                             colors=torch.as_tensor(colours), background=white,
                             ambient=0.55, supersample=2)
     return (rendering.image[0].numpy() * 255).round().astype(np.uint8)

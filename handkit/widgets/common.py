@@ -23,8 +23,11 @@ import plotly.graph_objects as go
 EXPLORER_CLASS = "handkit-explorer"
 #: CSS class of an explorer's run button (the browser test presses it after moving a slider).
 RUN_BUTTON_CLASS = "handkit-run-button"
-#: Room for descriptions like "p_unlabelled" without cutting them.
-DESCRIPTION_WIDTH = "110px"
+#: Room for descriptions like "p_unlabelled" and "K (label spacing)" without cutting them.
+DESCRIPTION_WIDTH = "130px"
+#: The label of every control and figure axis for the paper's K, the label spacing
+#: (``label_every``); K alone could be read as the camera intrinsics (``.intrinsics``).
+LABEL_SPACING = "K (label spacing)"
 #: Sliders long enough that one pixel is a small step (two fit side by side in a notebook).
 SLIDER_WIDTH = "400px"
 
@@ -61,7 +64,7 @@ def log_slider(name: str, value: float, low: float, high: float, *, step: float 
 
 def int_slider_with_box(name: str, value: int, low: int, high: int, *, width: str = "520px"
                         ) -> tuple[widgets.IntSlider, widgets.HBox]:
-    """An integer slider and a linked number box for exact values (e.g. K = 128).
+    """An integer slider and a linked number box for exact values (e.g. label spacing 128).
 
     The default width leaves about 1.6 pixels per step for 1..256 (and the box takes 80 px).
 
@@ -176,7 +179,8 @@ class Explorer(widgets.VBox):
 
 
 def slider(explorer: Explorer, description: str) -> widgets.Widget:
-    """The explorer's control named ``description`` (e.g. "beta0", "K"), to drive it from code."""
+    """The explorer's control named ``description`` (e.g. "beta0", "label_every"), to drive it from
+    code."""
     try:
         return explorer.controls[description]
     except KeyError:

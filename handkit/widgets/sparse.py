@@ -25,7 +25,13 @@ from handkit.data.pairs import (
     nearest_labelled,
 )
 from handkit.viz.timeline import pair_gap_histogram, timeline_figure
-from handkit.widgets.common import Explorer, float_slider, int_slider_with_box, slider
+from handkit.widgets.common import (
+    LABEL_SPACING,
+    Explorer,
+    float_slider,
+    int_slider_with_box,
+    slider,
+)
 
 __all__ = ["SparseLabels", "slider", "sparse_label_explorer", "sparse_labels"]
 
@@ -114,7 +120,7 @@ def sparse_labels(num_frames: int, label_every: int, *, p_unlabelled: float = 0.
         labelled_fraction=labelled_fraction(num_frames, label_every),
         unlabelled_branch_fraction=unlabelled_share, nearest_pair_fraction=nearest_share,
         timeline=timeline_figure(labelled, nearest=nearest,
-                                 title=f"S_V and N(u), K = {label_every}"),
+                                 title=f"S_V and N(u), label spacing K = {label_every}"),
         histogram=pair_gap_histogram(pairs, title=f"Stage-3 pair gaps, max_gap = {max_gap}"),
     )
     if show:
@@ -139,7 +145,8 @@ def _check_int(value: object, name: str, *, low: int, high: int | None = None) -
 def sparse_label_explorer(num_frames: int, *, label_every: int = 128, p_unlabelled: float = 0.5,
                           max_gap: int = STAGE3_MAX_GAP, num_pairs: int = 2000, seed: int = 0,
                           max_label_every: int = 256, show: bool = True) -> Explorer:
-    """Controls ``K``, ``p_unlabelled`` and ``max_gap`` that redraw :func:`sparse_labels`.
+    """Controls ``label_every`` (K), ``p_unlabelled`` and ``max_gap`` that redraw
+    :func:`sparse_labels`.
 
     K and max_gap each have a slider and a number box for exact values.
 
@@ -168,16 +175,16 @@ def sparse_label_explorer(num_frames: int, *, label_every: int = 128, p_unlabell
     if not 0.0 <= p_unlabelled <= 1.0:
         raise ValueError(f"p_unlabelled must be in [0, 1], got {p_unlabelled!r}")
 
-    k_slider, k_row = int_slider_with_box("K", label_every, 1, max_label_every)
+    k_slider, k_row = int_slider_with_box(LABEL_SPACING, label_every, 1, max_label_every)
     gap_slider, gap_row = int_slider_with_box("max_gap", max_gap, 1, max_label_every)
     p_slider = float_slider("p_unlabelled", p_unlabelled, 0.0, 1.0, step=0.05, width="604px")
 
-    def compute(K, p_unlabelled, max_gap):
-        return sparse_labels(num_frames, K, p_unlabelled=p_unlabelled, max_gap=max_gap,
+    def compute(label_every, p_unlabelled, max_gap):
+        return sparse_labels(num_frames, label_every, p_unlabelled=p_unlabelled, max_gap=max_gap,
                              num_pairs=num_pairs, seed=seed, show=False)
 
     return Explorer(
-        controls={"K": k_slider, "p_unlabelled": p_slider, "max_gap": gap_slider},
+        controls={"label_every": k_slider, "p_unlabelled": p_slider, "max_gap": gap_slider},
         rows=[k_row, p_slider, gap_row], compute=compute,
         figures_of=lambda state: [state.timeline, state.histogram],
         summary_of=lambda state: state.summary(), show=show,

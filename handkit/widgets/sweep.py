@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from handkit.k_lambda import slice_rows
 from handkit.viz.sweep import sweep_slice_figure
-from handkit.widgets.common import DESCRIPTION_WIDTH, Explorer, slider
+from handkit.widgets.common import DESCRIPTION_WIDTH, LABEL_SPACING, Explorer, slider
 
 __all__ = ["SweepSlices", "slider", "sweep_explorer", "sweep_slices"]
 
@@ -45,10 +45,10 @@ def sweep_slices(rows: list[dict[str, Any]], *, methods: Sequence[str], at_lambd
         at_lambda=at_lambda, at_k=at_k, distance=distance,
         against_k=sweep_slice_figure(by_k, against="label_every", methods=methods,
                                      distance=distance, log_x=True,
-                                     title=f"against K, λ_align = {at_lambda:g}"),
+                                     title=f"against {LABEL_SPACING}, λ_align = {at_lambda:g}"),
         against_lambda=sweep_slice_figure(by_lambda, against="lambda_align", methods=methods,
                                           distance=distance,
-                                          title=f"against λ_align, K = {at_k:g}"))
+                                          title=f"against λ_align, label spacing K = {at_k:g}"))
 
 
 def _labelled(values: Sequence[float]) -> list[tuple[str, float]]:
@@ -74,7 +74,8 @@ def sweep_explorer(rows: list[dict[str, Any]], *, methods: Sequence[str],
                                              value=lambdas[len(lambdas) // 2],
                                              description="λ_align", style=style, layout=layout,
                                              continuous_update=False),
-        "at_k": widgets.SelectionSlider(options=_labelled(ks), value=ks[-1], description="K",
+        "at_k": widgets.SelectionSlider(options=_labelled(ks), value=ks[-1],
+                                        description=LABEL_SPACING,
                                         style=style,
                                         layout=layout, continuous_update=False),
     }

@@ -35,7 +35,13 @@ from handkit.train import (
 )
 from handkit.viz.curves import stage_curves_figure
 from handkit.viz.results import table1_figure
-from handkit.widgets.common import Explorer, int_slider_with_box, log_slider, slider
+from handkit.widgets.common import (
+    LABEL_SPACING,
+    Explorer,
+    int_slider_with_box,
+    log_slider,
+    slider,
+)
 
 __all__ = ["METHODS", "TrainingRun", "evaluate_training_run", "slider", "training_explorer"]
 
@@ -116,7 +122,7 @@ def evaluate_training_run(folder: str | Path, *, split: str = "val",
     by_distance = {m: {r["distance"]: bin_mpjpe(r) for r in distance_rows if r["method"] == m}
                    for m in methods}  # None: a bin without frames
     curves = read_curves(folder)
-    title = f"K = {config.label_every}, λ_align = {config.loss.lambda_align:.3g}"
+    title = f"label spacing K = {config.label_every}, λ_align = {config.loss.lambda_align:.3g}"
     result_figure = table1_figure(rows, distance_rows, split=split,
                                   title=f"{title}: error on the {split} videos' unlabelled frames")
     result_figure.update_layout(width=FIGURE_WIDTH)  # a widget's figure is not full width
@@ -134,7 +140,8 @@ def evaluate_training_run(folder: str | Path, *, split: str = "val",
 def _history_html(runs: Sequence[TrainingRun]) -> str:
     """A small table of every run so far, the latest in bold."""
     methods = list(runs[-1].mpjpe)
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in ["run", "K", "λ_align", *methods])
+    columns = ["run", LABEL_SPACING, "λ_align", *methods]
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in columns)
     body = []
     for k, run in enumerate(runs):
         cells = [str(k + 1), str(run.label_every), f"{run.lambda_align:.3g}",
@@ -183,7 +190,7 @@ def training_explorer(config: TrainConfig, folder: str | Path, *, split: str = "
         raise ValueError("initial must be the evaluation of a run of config itself (it differs "
                          "in " + ", ".join(key for key, value in config.to_dict().items()
                                            if initial.config.to_dict()[key] != value) + ")")
-    k_slider, k_row = int_slider_with_box("K", k, *k_range)
+    k_slider, k_row = int_slider_with_box(LABEL_SPACING, k, *k_range)
     controls = {"label_every": k_slider,
                 "lambda_align": log_slider("λ_align", lam, *lambda_range, readout_format=".3g")}
     stages = [s for s in ORDER if config.steps(s) > 0]
