@@ -17,7 +17,8 @@ A setting (:data:`SETTINGS`) fixes everything: the generated data set (seeded, c
 ``runs/cache/``), the training config (saved with each run) and the seeds. Each seed trains
 into ``<out>/seed<k>/`` (an interrupted run resumes, a finished one is reused); the results go
 to ``<out>/results.json``, ``table1.csv``, ``by_distance.csv``, ``table1.html`` (a bar chart)
-and ``report.txt`` (the table printed with the paper's numbers beside it).
+and ``report.txt`` (the table printed with the paper's numbers beside it). The rows, their
+names and their printed form live in :mod:`handkit.table1_format` (re-exported here).
 """
 
 from __future__ import annotations
@@ -37,36 +38,28 @@ from typing import Any
 
 import numpy as np
 
-from handkit.data.datasets import DATASET_DEFAULTS, TABLE1_COLUMNS
 from handkit.data.synth_params import SynthParams
 from handkit.data.synthetic import generate_dataset
 from handkit.data.video_format import INDEX_FILE, VideoDataset
 from handkit.errors import InputError, check_output_folder, command
-from handkit.evaluation import evaluate_split, table_rows
-from handkit.metrics import METRIC_KEYS
+from handkit.evaluation import evaluate_split
+from handkit.table1_format import (  # noqa: F401 (re-exported: handkit.table1 names them)
+    COLUMN_TITLES,
+    COLUMNS,
+    MODE_NAMES,
+    NAME_WIDTH,
+    PAPER_TABLE1,
+    ROWS,
+    claims,
+    format_report,
+    format_table,
+    method_name,
+    method_order,
+    paper_rows_lines,
+    result_rows,
+)
 from handkit.train import TrainConfig, input_transform, load_run, open_reader, train
 from handkit.train.checkpoint import FINAL
-
-#: Paper, Table I (Sec. V-C): test rows, mm (F-scores in [0, 1]), by data set title; the numbers
-#: live in :data:`handkit.data.datasets.DATASET_DEFAULTS`.
-PAPER_TABLE1 = {defaults.title: dict(defaults.paper_table1["test"])
-                for defaults in DATASET_DEFAULTS.values() if defaults.paper_table1}
-#: The paper's column order (Table I) as :mod:`handkit.metrics` keys.
-COLUMNS = TABLE1_COLUMNS
-COLUMN_TITLES = ("F@5", "F@15", "MPVPE", "MPVPE (P)", "MPJPE", "MPJPE (T)", "MPJPE (SD)",
-                 "MPJPE (P)")
-#: Table I rows: (row name, which trained predictor, inference mode).
-ROWS = (
-    ("Baseline", "baseline", "regression"),
-    ("Baseline + Align", "predictor", "regression"),
-    ("Control", "control", "regression"),
-    ("Propagation", "predictor", "propagation"),
-    ("Copy nearest label", "predictor", "copy"),
-    ("Interpolation", "predictor", "interpolation"),
-    ("Bidirectional", "predictor", "bidirectional"),
-    ("Gated", "predictor", "gated"),
-    ("Fused", "predictor", "fused"),
-)
 
 
 @dataclass(frozen=True)
@@ -218,18 +211,12 @@ def evaluate_run(folder: str | Path, *, splits: Sequence[str] = ("test", "train"
             results[which] = evaluate_split(reader, predictor, run.aligner, modes=modes,
                                             transform=transform, vertices=vertices,
                                             progress=progress)
-        for name, which, mode in ROWS:
-            if which not in results:
-                continue
-            result = results[which]
-            table = {row["mode"]: row for row in table_rows(result)}[mode]
-            rows.append({"seed": seed, "split": split, "method": name, "frames": table["frames"],
-                         **{key: table[key] for key in METRIC_KEYS}})
-            for (low, high), count, value in zip(result.bins, result.bin_counts,
-                                                 result.by_distance[mode], strict=True):
-                by_distance.append({"seed": seed, "split": split, "method": name,
-                                    "distance": f"{low}-{high}", "frames": count,
-                                    "mpjpe": value})
+        for _, which, mode in ROWS:  # the paper's row order
+            if which in results:
+                row, distance = result_rows(results[which], seed=seed, split=split,
+                                            predictor=which, modes=[mode])
+                rows += row
+                by_distance += distance
     return rows, by_distance
 
 
@@ -296,128 +283,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
-def _cell(value: float | None, key: str) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "-"
-    return f"{value:.3f}" if key.startswith("f") else f"{value:.1f}"
-
-
-def format_report(result: Table1Result) -> str:
-    """The table per split (mean over seeds, and each seed's MPJPE), the distance breakdown,
-    the paper's Table I beside it, and what the numbers say about the main claims."""
-    seeds = result.setting.seeds
-    title = (f"Synthetic Table I ({result.setting.name}; seeds {list(seeds)}; unlabelled "
-             f"frames; mm, F in [0, 1])")
-    lines = format_table(result.rows, result.distance_rows, title=title)
-    return "\n".join(lines + _paper_lines(NAME_WIDTH) + [""] + claims(result))
-
-
-#: Width of the method column in printed tables.
-NAME_WIDTH = max(len(name) for name, _, _ in ROWS) + 2
-
-
-def format_table(rows: Sequence[dict], distance_rows: Sequence[dict], *, title: str
-                 ) -> list[str]:
-    """Printed Table I: per split the paper's columns (means over seeds; each seed's MPJPE when
-    there are several), then test MPJPE by distance to the nearest label."""
-    seeds = sorted({r["seed"] for r in rows})
-    width = NAME_WIDTH
-    header = _header("method", width)
-    if len(seeds) > 1:
-        header += "".join(f"{'seed ' + str(s):>9}" for s in seeds)
-    lines = [title, ""]
-    for split in dict.fromkeys(r["split"] for r in rows):
-        lines += [f"{split} videos", header]
-        for name, _, _ in ROWS:
-            mine = [r for r in rows if r["method"] == name and r["split"] == split]
-            if not mine:
-                continue
-            cells = [_cell(_mean_of(mine, key), key) for key in COLUMNS]
-            line = f"{name:<{width}}" + "".join(f"{c:>11}" for c in cells)
-            if len(seeds) > 1:
-                line += "".join(f"{_mean_of([r for r in mine if r['seed'] == s], 'mpjpe'):>9.1f}"
-                                for s in seeds)
-            lines.append(line)
-        lines.append("")
-    return lines + _distance_lines(distance_rows, width) + [""]
-
-
-def _mean_of(rows: Sequence[dict], key: str) -> float | None:
-    values = [r[key] for r in rows if r[key] is not None]
-    return float(np.mean(values)) if values else None
-
-
-def _distance_lines(distance_rows: Sequence[dict], width: int) -> list[str]:
-    test = [r for r in distance_rows if r["split"] == "test"] or list(distance_rows)
-    bins = list(dict.fromkeys(r["distance"] for r in test))
-    lines = [f"{test[0]['split']} MPJPE by distance to the nearest label |u - N(u)| (frames)",
-             f"{'method':<{width}}" + "".join(f"{b:>11}" for b in bins)]
-    for name, _, _ in ROWS:
-        cells = [[r["mpjpe"] for r in test if r["method"] == name and r["distance"] == b]
-                 for b in bins]
-        if any(cells):
-            values = [float(np.nanmean(c)) if c and not np.all(np.isnan(c)) else float("nan")
-                      for c in cells]
-            lines.append(f"{name:<{width}}" + "".join(f"{_cell(v, 'mpjpe'):>11}" for v in values))
-    counts = [next(r["frames"] for r in test if r["distance"] == b) for b in bins]
-    return lines + [f"{'(frames)':<{width}}" + "".join(f"{c:>11}" for c in counts)]
-
-
-def _header(first: str, width: int) -> str:
-    return f"{first:<{width}}" + "".join(f"{t:>11}" for t in COLUMN_TITLES)
-
-
-def _paper_row(name: str, values: Sequence[float], width: int) -> str:
-    """One of the paper's rows: ``values`` in :data:`COLUMNS` order."""
-    return f"{name:<{width}}" + "".join(f"{_cell(v, k):>11}"
-                                        for v, k in zip(values, COLUMNS, strict=True))
-
-
-def _paper_lines(width: int) -> list[str]:
-    lines = ["The paper's Table I, test rows (real data, K = 128), for reference"]
-    for dataset, rows in PAPER_TABLE1.items():
-        lines.append(_header(dataset, width))
-        lines += [_paper_row(f"  {name}", values, width) for name, values in rows.items()]
-    return lines
-
-
-def paper_rows_lines(dataset: str, split: str) -> list[str]:
-    """The paper's Table I rows of ``dataset`` ("ho3d", "interhand") and ``split``, printed to
-    sit below a run's own rows (empty for the synthetic set, or a split Table I lacks)."""
-    if dataset == "synthetic" or split not in ("test", "train"):
-        return []
-    title = DATASET_DEFAULTS[dataset].title
-    lines = [f"The paper's Table I, {title}, {split} videos (K = 128), beside yours",
-             _header("method", NAME_WIDTH)]
-    lines += [_paper_row(name, values, NAME_WIDTH)
-              for name, values in DATASET_DEFAULTS[dataset].paper_table1[split].items()]
-    return lines + [""]
-
-
-def claims(result: Table1Result) -> list[str]:
-    """The paper's main result and the kit's aims, checked on the test videos (MPJPE)."""
-    test = {name: result.value(name) for name, _, _ in ROWS
-            if any(r["method"] == name and r["split"] == "test" for r in result.rows)}
-    base, prop = test["Baseline"], test["Propagation"]
-    lines = ["Claims on the test videos (MPJPE, mean over seeds):",
-             f"  Propagation vs Baseline: {prop:.1f} vs {base:.1f} mm, "
-             f"{100 * (base - prop) / base:.1f} % lower (paper: 44.0 vs 65.5, 32.8 % lower)",
-             f"  Propagation vs Copy nearest label: {prop:.1f} vs {test['Copy nearest label']:.1f}"
-             f" mm", f"  Propagation vs Interpolation: {prop:.1f} vs "
-             f"{test['Interpolation']:.1f} mm (interpolation uses two labels, propagation one)"]
-    if "Control" in test:
-        gains = [result.value("Control", seed=s) - result.value("Baseline + Align", seed=s)
-                 for s in result.setting.seeds]
-        spread = [result.value("Baseline", seed=s) for s in result.setting.seeds]
-        per_seed = ", ".join(f"{g:+.1f}" for g in gains)
-        lines.append(f"  Baseline + Align vs Control (same extra training, no aligner): "
-                     f"{test['Baseline + Align']:.1f} vs {test['Control']:.1f} mm; per seed "
-                     f"the control minus Baseline + Align is {per_seed} mm; Baseline itself "
-                     f"spans {max(spread) - min(spread):.1f} mm over seeds (paper's gain over "
-                     f"Baseline: 2.5 mm)")
-    return lines
 
 
 @command("experiment table1")

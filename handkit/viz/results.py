@@ -24,6 +24,19 @@ METHOD_COLOURS = {
     "Gated": "#9467bd",
     "Fused": "#8c564b",
 }
+#: Colours of methods :data:`METHOD_COLOURS` does not name, in the order they appear.
+OTHER_COLOURS = ("#e377c2", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39")
+
+
+def figure_methods(rows: Sequence[dict], split: str) -> dict[str, str]:
+    """Every method with a row on ``split``, with its colour: the methods of
+    :data:`METHOD_COLOURS` in that order, then any other in the order it first appears (a
+    figure draws every method it is given)."""
+    present = list(dict.fromkeys(r["method"] for r in rows if r["split"] == split))
+    methods = {m: c for m, c in METHOD_COLOURS.items() if m in present}
+    others = [m for m in present if m not in methods]
+    methods |= {m: OTHER_COLOURS[k % len(OTHER_COLOURS)] for k, m in enumerate(others)}
+    return methods
 
 
 def _mean_by(rows: Sequence[dict], key: str, **where) -> float:
@@ -49,10 +62,10 @@ def table1_figure(rows: Sequence[dict], distance_rows: Sequence[dict], *, split:
         key: the metric of the left panel (e.g. "mpjpe", "mpvpe", "mpjpe_p").
         title: figure title (default names the split).
     Returns:
-        a figure with one bar trace per method (means over seeds), legend shared.
+        a figure with one bar trace per method of ``rows`` (means over seeds; order of
+        :func:`figure_methods`), legend shared.
     """
-    methods = [m for m in METHOD_COLOURS if any(r["method"] == m and r["split"] == split
-                                                 for r in rows)]
+    methods = figure_methods(rows, split)
     if not methods:
         raise ValueError(f"no rows for split {split!r}; rows hold splits "
                          f"{sorted({r['split'] for r in rows})}")
@@ -60,8 +73,7 @@ def table1_figure(rows: Sequence[dict], distance_rows: Sequence[dict], *, split:
     fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], subplot_titles=(
         f"{key.upper()} (mm), {split} unlabelled frames",
         "MPJPE (mm) by distance |u − N(u)| to the nearest label"))
-    for method in methods:
-        colour = METHOD_COLOURS[method]
+    for method, colour in methods.items():
         value = _mean_by(rows, key, method=method, split=split)
         fig.add_trace(go.Bar(x=[method], y=[round(value, 1)], marker_color=colour, name=method,
                              legendgroup=method, text=[f"{value:.1f}"], textposition="outside"),
