@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
+from handkit.data.video_format import VideoDataset
 from handkit.evaluate_cli import main as evaluate_main
-from handkit.table1 import ROWS, SETTINGS, Table1Setting, claims, format_report, run_table1
+from handkit.evaluation import evaluate_split, read_video
+from handkit.inference import copy_nearest, interpolate
+from handkit.table1 import (
+    PAPER_TABLE1,
+    ROWS,
+    SETTINGS,
+    Table1Setting,
+    claims,
+    format_report,
+    run_table1,
+)
+from handkit.train import input_transform, load_run
 from handkit.viz.results import table1_figure
 
 TINY = Table1Setting(
@@ -48,19 +61,69 @@ def test_every_row_on_both_splits_and_the_files(tiny_result):
 
 
 def test_copy_and_interpolation_need_no_network_and_are_exact_at_labels(tiny_result):
-    _, result = tiny_result
-    copy = result.value("Copy nearest label")
-    interpolation = result.value("Interpolation")
-    assert 0 < interpolation and 0 < copy  # unlabelled frames only: never exactly the label
+    out, result = tiny_result
+    run = load_run(out / "seed0")
+    reader = VideoDataset(run.config.data, "test", label_every=run.config.label_every)
+    transform = input_transform(run.config, reader, training=False)
+    # another network (the stage-1 predictor) gives the same copy and interpolation rows
+    other = evaluate_split(reader, run.baseline, run.aligner, modes=["copy", "interpolation"],
+                           transform=transform, vertices=False, progress=False)
+    assert other.overall["copy"]["mpjpe"] == result.value("Copy nearest label") > 0
+    assert other.overall["interpolation"]["mpjpe"] == result.value("Interpolation") > 0
+    # at each labelled frame both give the label itself; between labels copy gives N(u)'s
+    video = read_video(reader, reader.video_ids[0], transform=transform)
+    labels, mano = video.labels, run.aligner.mano
+    copy, interpolation = copy_nearest(labels, mano=mano), interpolate(labels, mano=mano)
+    frames = torch.as_tensor(labels.frames)
+    for prediction in (copy, interpolation):
+        for name in ("root", "theta", "beta"):
+            assert torch.equal(getattr(prediction, name)[frames], getattr(labels.params, name))
+    nearest = labels.take(labels.nearest_rows())
+    assert torch.equal(copy.theta, nearest.theta) and torch.equal(copy.root, nearest.root)
+    truth = torch.as_tensor(video.truth["theta"][labels.frames], dtype=torch.float32)
+    assert torch.allclose(labels.params.theta, truth)  # the labels are the ground truth there
 
 
 def test_report_states_the_claims_with_the_papers_numbers(tiny_result):
     _, result = tiny_result
     report = format_report(result)
-    assert "Propagation vs Baseline" in report and "paper: 44.0 vs 65.5" in report
-    assert "Mini-HO-3D" in report and "Baseline + Align vs Control" in report
-    lines = claims(result)
-    assert any("% lower" in line for line in lines)
+    base, prop = result.value("Baseline"), result.value("Propagation")
+    line = next(x for x in report.splitlines() if "Propagation vs Baseline" in x)
+    assert line == (f"  Propagation vs Baseline: {prop:.1f} vs {base:.1f} mm, "
+                    f"{100 * (base - prop) / base:.1f} % lower (paper: 44.0 vs 65.5, "
+                    f"32.8 % lower)")
+    paper = PAPER_TABLE1["Mini-HO-3D"]
+    assert (f"{paper['Propagation'][4]:.1f}", f"{paper['Baseline'][4]:.1f}") == ("44.0", "65.5")
+    printed = paper_row_printed(report, "Mini-HO-3D", "Propagation")
+    assert printed == pytest.approx(paper["Propagation"], abs=0.05)  # printed to 0.1 mm
+    align, control = result.value("Baseline + Align"), result.value("Control")
+    assert (f"{align:.1f} vs {control:.1f} mm; per seed the control minus Baseline + Align is "
+            f"{control - align:+.1f} mm") in report
+    assert claims(result)[1] == line
+
+
+def paper_row_printed(report: str, dataset: str, row: str) -> list[float]:
+    """The numbers the report prints for one of the paper's rows."""
+    lines = report.splitlines()
+    start = next(k for k, x in enumerate(lines) if x.startswith(dataset))
+    printed = next(x for x in lines[start:] if x.startswith(f"  {row}  "))
+    return [float(v) for v in printed[len(row) + 2:].split()]
+
+
+def with_seeds(result, baselines):
+    """``result`` as if run on more seeds: seed k's rows, its Baseline MPJPE ``baselines[k]``."""
+    rows = [{**r, "seed": k, "mpjpe": baselines[k] if r["method"] == "Baseline" else r["mpjpe"]}
+            for k in range(len(baselines)) for r in result.rows]
+    setting = replace(result.setting, seeds=tuple(range(len(baselines))))
+    return replace(result, setting=setting, rows=rows)
+
+
+def test_one_seed_reports_no_spread_and_several_seeds_their_spread(tiny_result):
+    _, result = tiny_result
+    one = claims(result)[-1]
+    assert "no spread over seeds to report" in one and "spans" not in one
+    two = claims(with_seeds(result, [30.0, 32.5]))[-1]
+    assert "Baseline itself spans 2.5 mm over seeds" in two and "no spread" not in two
 
 
 def test_a_second_call_reuses_the_trained_seed(tiny_result, monkeypatch):
