@@ -37,7 +37,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from handkit.data.crop import CropTransform
 from handkit.data.frames import VideoFrames
@@ -60,6 +59,7 @@ from handkit.metrics import JOINT_KEYS, METRIC_KEYS, VERTEX_KEYS, evaluate_per_f
 from handkit.models.aligner import PoseAligner
 from handkit.models.predictor import HandPredictor
 from handkit.models.records import HandParams
+from handkit.progress import progress_bar
 
 Transform = Callable[[FrameRecord, np.random.Generator], FrameRecord]
 
@@ -318,7 +318,7 @@ def evaluate_split(
     annotated_masks = reader.annotated_masks()
     videos: dict[int, _Encoded] = {}
     skipped: dict[str, str] = {}
-    for position in tqdm(range(len(reader.video_ids)), desc="encode", disable=not progress):
+    for position in progress_bar(range(len(reader.video_ids)), desc="encode", show=progress):
         video_id, mask = reader.video_ids[position], masks[position]
         annotated = annotated_masks[position]
         if not mask.any():
@@ -339,7 +339,7 @@ def evaluate_split(
                                      batch_size=aligner_batch_size)
         gate = calibration.gate
     parts = []
-    for position, video in tqdm(videos.items(), desc="evaluate", disable=not progress):
+    for position, video in progress_bar(videos.items(), desc="evaluate", show=progress):
         predictions = predict_video(video.features, video.labels, modes=modes, aligner=aligner,
                                     mano=mano, gate_params=gate, batch_size=aligner_batch_size)
         parts.append(_score_video(position, video, predictions, mano, vertices=vertices,
@@ -429,7 +429,8 @@ def calibrate_gate_on_reader(
     _check_reader(reader, transform)
     masks = labelled_frames(reader, label_every=label_every)
     labelled = []
-    for position in tqdm(range(len(reader.video_ids)), desc="calibrate", disable=not progress):
+    for position in progress_bar(range(len(reader.video_ids)), desc="calibrate",
+                                 show=progress):
         if masks[position].sum() < 2:
             continue
         video = _read_video(reader, position, masks[position], transform=transform,

@@ -38,6 +38,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 from handkit.errors import number_text_hint
+from handkit.progress import headless_bars
 
 #: The parameter every notebook uses for the path of the JSON file it writes.
 OUT_JSON = "out_json"
@@ -353,15 +354,16 @@ def run_notebook(
     json_path = out_dir / f"{notebook.stem}.json"
     json_path.unlink(missing_ok=True)  # a file from an earlier run must not pass for this one
     try:
-        papermill.execute_notebook(
-            str(notebook),
-            str(executed),
-            parameters={**parameters, OUT_JSON: str(json_path)},
-            cwd=str(notebook.resolve().parent),
-            progress_bar=progress_bar,
-            execution_timeout=cell_timeout,
-            **options,
-        )
+        with headless_bars():  # no frozen progress bar in the saved notebook
+            papermill.execute_notebook(
+                str(notebook),
+                str(executed),
+                parameters={**parameters, OUT_JSON: str(json_path)},
+                cwd=str(notebook.resolve().parent),
+                progress_bar=progress_bar,
+                execution_timeout=cell_timeout,
+                **options,
+            )
     except papermill.PapermillExecutionError as error:
         first_line = error.source.strip().splitlines()[0] if error.source.strip() else ""
         cell = f"In [{error.exec_count}], the cell starting {first_line!r}"
@@ -466,8 +468,9 @@ def execute_in_place(
     """Re-execute notebooks top to bottom at their default parameters and save them in place.
 
     The saved notebook names ``kernel`` as its kernel (JupyterLab opens it there) and holds no
-    per-cell timestamps, no widget state and no widget views (only their plain-text form, see
-    :func:`_drop_widget_views`), so it stays small and executing it again changes only what the
+    per-cell timestamps, no widget state, no widget views (only their plain-text form, see
+    :func:`_drop_widget_views`) and no progress bars (:func:`handkit.progress.headless_bars`),
+    so it stays small and executing it again changes only what the
     code changed. A notebook that fails is left as it was.
 
     Args:
@@ -505,7 +508,8 @@ def execute_in_place(
             resources={"metadata": {"path": str(path.resolve().parent)}},
         )
         try:
-            client.execute()
+            with headless_bars():  # no frozen progress bar in the saved notebook
+                client.execute()
         except CellExecutionError as error:
             raise NotebookRunError(
                 f"{path.name} failed at {_describe_failed_cell(notebook)}: {error.ename}: "

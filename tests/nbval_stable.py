@@ -21,10 +21,13 @@ paths and addresses first.
 from __future__ import annotations
 
 import base64
+import os
 import re
 from typing import Any
 
 import nbformat
+
+from handkit.progress import DISABLE_VARIABLE
 
 PLOTLY = "application/vnd.plotly.v1+json"
 #: Trace keys whose length says how much a trace shows (not the values themselves).
@@ -169,7 +172,11 @@ def with_close_numbers_as_stored(test: list, ref: list, sanitize) -> list:
 
 
 def pytest_configure(config) -> None:
-    """Wrap nbval's output comparison (once): figures by structure, numbers rounded."""
+    """Wrap nbval's output comparison (once): figures by structure, numbers rounded. With
+    ``--nbval``, the kernels it starts draw no progress bars, as the executors that saved the
+    notebooks drew none (:mod:`handkit.progress`)."""
+    if getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False):
+        os.environ[DISABLE_VARIABLE] = "1"
     try:
         from nbval.plugin import IPyNbCell
     except ImportError:  # nbval not installed: nothing to change

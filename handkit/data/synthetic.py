@@ -54,6 +54,7 @@ from handkit.files import (
 from handkit.geometry import intrinsics
 from handkit.mano.layer import ManoLayer
 from handkit.mano.model import ManoModel
+from handkit.progress import bars_disabled
 
 GENERATOR_NAME = "handkit.data.synthetic"
 GENERATOR_VERSION = 1
@@ -442,7 +443,8 @@ def _generate(out: Path, *, num_videos: int, num_frames: int, size: int, seed: i
     try:
         videos = []
         with tqdm(
-            total=num_videos * num_frames, unit="frame", desc="rendering", disable=not show_progress
+            total=num_videos * num_frames, unit="frame", desc="rendering",
+            disable=not show_progress or bars_disabled(),  # no bar in a headless notebook
         ) as bar:
             for i in range(num_videos):
                 video_id = f"synth_{i:03d}"

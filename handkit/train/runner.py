@@ -34,11 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from handkit.data.batch import FrameBatch, FrameDataset, PairBatch, PairDataset
 from handkit.data.pairs import LabelledFrameSampler, LabelledPairSampler, PairSampler
 from handkit.models import HandPredictor, PoseAligner
+from handkit.progress import progress_bar
 from handkit.train import distributed
 from handkit.train.checkpoint import FINAL, LATEST, save_checkpoint
 from handkit.train.config import TrainConfig
@@ -216,8 +216,8 @@ class _Run:
             optimizer.load_state_dict(optimizer_state)
         step_fn = self._step_function(stage, optimizer, start, steps)
         curves = Curves(self.folder, stage, start) if self.ranks.main else None
-        bar = tqdm(total=steps, initial=start, desc=stage, disable=not self.progress,
-                   leave=True, dynamic_ncols=True)
+        bar = progress_bar(total=steps, initial=start, desc=stage, show=self.progress,
+                           leave=True, dynamic_ncols=True)
         began = time.perf_counter()
         try:
             for step in range(start, steps):
