@@ -8,7 +8,7 @@ import torch
 
 from handkit.geometry import intrinsics
 from handkit.train import TrainConfig, load_run, train
-from handkit.train.export import export_weights, load_weights
+from handkit.train.export import export_weights, load_weights, read_info
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +52,14 @@ def test_files_that_are_not_handkit_weights_are_refused(tmp_path, run_folder):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ValueError, match=r"pose_head.weight has shape \(18, 5\)"):
         load_weights(tmp_path / "bad.npz")
+
+
+def test_the_description_is_read_without_the_weights(tmp_path, run_folder):
+    path = export_weights(run_folder, tmp_path / "w.npz", extra={"table1_rows": [{"a": 1}]})
+    info = read_info(path)
+    assert info["table1_rows"] == [{"a": 1}] and info == load_weights(path).info
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="not a handkit weights file"):
+        read_info(tmp_path / "other.npz")
+    with pytest.raises(FileNotFoundError, match="no weights file"):
+        read_info(tmp_path / "missing.npz")

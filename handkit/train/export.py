@@ -70,6 +70,30 @@ def export_weights(run_folder: str | Path, out: str | Path, *,
     return out
 
 
+def read_info(path: str | Path) -> dict[str, Any]:
+    """The description a weights file carries (training config, data setting, the run's Table I
+    rows), without reading its weights.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not a handkit weights file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no weights file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if "info" not in archive.files:
+                raise ValueError(f"{path}: not a handkit weights file (no 'info')")
+            raw = archive["info"]
+    except OSError as error:
+        raise ValueError(f"{path}: not a readable .npz of arrays ({error})") from None
+    info = json.loads(raw.tobytes().decode())
+    if info.get("format") != FORMAT:
+        raise ValueError(f"{path}: a {info.get('format')} file, not {FORMAT}")
+    return info
+
+
 def load_weights(path: str | Path, *, device: str | torch.device = "cpu",
                  mano_root: str | None = None) -> ExportedModel:
     """The modules of a file written by :func:`export_weights`, float32, eval mode.
