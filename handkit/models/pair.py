@@ -72,7 +72,7 @@ def forward_pair(
     Args:
         predictor, aligner: the two modules.
         images_u, images_s: (B, 3, S, S) RGB in [0, 1], frame u and its labelled frame s.
-        K_u, K_s: (B, 3, 3) their intrinsics.
+        intrinsics_u, intrinsics_s: (B, 3, 3) their intrinsics.
         gamma_s: the labels gamma_s* = (r*, theta*, beta*) of the frames s.
         train_predictor: False for stage 2: the predictor runs without gradients, so only the
             aligner learns (call ``predictor.eval()`` too, so BatchNorm's running statistics
