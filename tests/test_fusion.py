@@ -8,8 +8,8 @@ import torch
 
 from handkit.fusion import ErrorModel, error_model, fuse
 from handkit.inference import propagate_bidirectional, propagate_from
-from handkit.models import HandParams
-from handkit.propagation import VideoLabels, blend_params
+from handkit.models import HandFeatures
+from handkit.propagation import VideoFeatures, VideoLabels, VideoPrediction, blend_params
 from tests.test_inference import (  # noqa: F401 (fixtures)
     aligner,  # noqa: F401
     clip,
@@ -19,17 +19,34 @@ from tests.test_inference import (  # noqa: F401 (fixtures)
 )
 
 
+def poisoned(video: VideoFeatures, rows: np.ndarray) -> VideoFeatures:
+    """``video`` with NaN in every feature and regressed hand of the frames ``rows`` (T,) bool."""
+    at = torch.as_tensor(rows)
+
+    def nan_at(values: torch.Tensor) -> torch.Tensor:
+        values = values.clone()
+        values[at] = float("nan")
+        return values
+
+    z = HandFeatures(nan_at(video.z.z_r), nan_at(video.z.z_theta))
+    hand = video.regression
+    regression = VideoPrediction(hand.mode, *(nan_at(getattr(hand, k)) for k in
+                                              ("root", "theta", "beta", "joints", "verts")))
+    return VideoFeatures(z, regression)
+
+
 def test_error_model_reads_only_the_labelled_frames(clip, features, aligner):  # noqa: F811
     _, _, truth = clip
     labels = labels_at(truth, [0, 16, 32, 39])
     model = error_model(features, labels, aligner=aligner)
     assert model.regression_mm > 0 and model.slope_mm > 0
-    # the same labels with anything else in the unlabelled rows of a "truth" give the same model
-    noisy = HandParams(truth.root + 1000.0, truth.theta + 1.0, truth.beta)
-    rows = torch.as_tensor(labels.frames)
-    for name in ("root", "theta", "beta"):
-        getattr(noisy, name)[rows] = getattr(truth, name)[rows]
-    assert error_model(features, labels_at(noisy, labels.frames), aligner=aligner) == model
+    # NaN in every unlabelled frame's features and regression: the same model, exactly
+    assert error_model(poisoned(features, ~labels.mask), labels, aligner=aligner) == model
+    # NaN at one labelled frame does reach it (the check above can fail)
+    one_label = np.zeros(labels.num_frames, bool)
+    one_label[16] = True
+    broken = error_model(poisoned(features, one_label), labels, aligner=aligner)
+    assert np.isnan(broken.regression_mm) and np.isnan(broken.slope_mm)
     np.testing.assert_allclose(model.propagation_mm(np.array([0, 2])), [0, 2 * model.slope_mm])
 
 

@@ -9,6 +9,7 @@ import roma
 import torch
 
 from handkit.data import FrameBatch, FrameDataset, VideoDataset
+from handkit.fusion import fuse
 from handkit.inference import (
     GateParams,
     VideoFeatures,
@@ -334,17 +335,37 @@ def test_calibration_reads_only_labelled_rows(clip, aligner):
 
 
 def test_predict_video_runs_every_mode(clip, features, aligner):
+    """Each mode's output is what that mode's own function gives, on frames where it differs
+    from the others."""
     _, _, truth = clip
     labels = labels_at(truth, [0, 16, 32, 39])
-    out = predict_video(features, labels, aligner=aligner, gate_params=GateParams())
-    assert list(out) == ["regression", "propagation", "copy", "interpolation", "bidirectional",
-                         "gated", "fused"]
-    for mode, prediction in out.items():
-        assert prediction.mode == mode
-        assert prediction.joints.shape == (FRAMES, 21, 3)
-        assert prediction.verts.shape == (FRAMES, 778, 3)
-        assert torch.isfinite(prediction.verts).all()
-    assert hands_equal(out["gated"], out["propagation"])
+    propagated = propagate(features, labels, aligner=aligner)
+    scores = gate_scores(features, labels, score="cycle", aligner=aligner,
+                         propagated=propagated.params)
+    cut = float(scores[torch.as_tensor(~labels.mask)].median())
+    gate_params = GateParams(threshold=cut, temperature=0.0)  # half the frames each way
+    out = predict_video(features, labels, aligner=aligner, gate_params=gate_params)
+    alone = {
+        "regression": features.regression,
+        "propagation": propagated,
+        "copy": copy_nearest(labels, mano=aligner.mano),
+        "interpolation": interpolate(labels, mano=aligner.mano),
+        "bidirectional": propagate_bidirectional(features, labels, aligner=aligner),
+        "gated": gate(features, labels, aligner=aligner, params=gate_params),
+        "fused": fuse(features, labels, aligner=aligner),
+    }
+    assert list(out) == list(alone)
+    assert [prediction.mode for prediction in out.values()] == list(alone)
+    assert [mode for mode in alone if not hands_equal(out[mode], alone[mode])] == []
+    coincide = [(a, b) for a in alone for b in alone if a < b and hands_equal(alone[a], alone[b])]
+    assert coincide == []  # no two modes give the same hands here
+    unlabelled = np.flatnonzero(~labels.mask)
+    assert all(torch.isfinite(p.verts[unlabelled]).all() for p in out.values())
+    g = out["gated"].weight[unlabelled]
+    assert (g > 0).any() and (g < 1).any()  # the gate mixes propagation and regression
+    default = predict_video(features, labels, modes=["gated"], aligner=aligner,
+                            gate_params=GateParams())
+    assert hands_equal(default["gated"], out["propagation"])  # g = 1: propagation everywhere
 
 
 @pytest.mark.parametrize(
