@@ -339,6 +339,26 @@ def sample_checkpoint_path() -> Path:
     return path
 
 
+#: The full setting's seed-1 run (``--setting full --seeds 1``), committed beside the shipped
+#: seed-0 checkpoint so notebooks 07 and 08 can compare two seeds without training.
+COMMITTED_SEED1 = Path("experiments") / "table1_full_seed1" / "results.json"
+
+
+def read_results(path: str | Path) -> tuple[list[dict], list[dict]]:
+    """The rows and distance rows of a Table I run's ``results.json`` (:func:`save_results`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no Table I results at {path}; make them with python -m handkit "
+                                "experiment table1")
+    saved = json.loads(path.read_text())
+    return saved["rows"], saved["distance_rows"]
+
+
+def committed_seed1_path() -> Path:
+    """The committed seed-1 results of the full setting in this handkit repository."""
+    return Path(__file__).resolve().parents[1] / COMMITTED_SEED1
+
+
 def _saved_rows(folder: Path, setting: Table1Setting, seed: int) -> tuple[list, list]:
     """The rows of ``seed`` that ``folder/results.json`` holds for this setting (else empty)."""
     path = folder / "results.json"

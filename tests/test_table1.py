@@ -20,7 +20,9 @@ from handkit.table1 import (
     SETTINGS,
     Table1Setting,
     claims,
+    committed_seed1_path,
     format_report,
+    read_results,
     run_table1,
 )
 from handkit.train import input_transform, load_run
@@ -213,3 +215,21 @@ def test_the_quick_setting_reproduces_the_main_result_near_labels(tmp_path):
     assert result.value("Propagation") < result.value("Baseline")
     assert all(math.isfinite(r["mpjpe"]) and r["mpjpe"] > 0 for r in result.rows)
     assert {r["method"] for r in result.rows} == {name for name, _, _ in ROWS}
+
+
+def test_results_are_read_back_as_written(tiny_result, tmp_path):
+    out, result = tiny_result
+    rows, distance_rows = read_results(out / "results.json")
+    assert rows == json.loads(json.dumps(result.rows))
+    assert distance_rows == json.loads(json.dumps(result.distance_rows))
+    with pytest.raises(FileNotFoundError, match="no Table I results"):
+        read_results(tmp_path / "missing.json")
+
+
+def test_the_committed_seed_1_run_is_the_full_setting():
+    rows, distance_rows = read_results(committed_seed1_path())
+    assert {r["seed"] for r in rows} == {1} and {r["split"] for r in rows} == {"test", "train"}
+    assert {r["method"] for r in rows} == {name for name, _, _ in ROWS}
+    test = {r["method"]: r for r in rows if r["split"] == "test"}
+    assert test["Baseline"]["frames"] == 7920  # the full setting's 10 test videos
+    assert {r["distance"] for r in distance_rows} == {"1-15", "16-31", "32-64"}
