@@ -141,8 +141,8 @@ def case_hands(reader, case: Case, predictor: HandPredictor, aligner: PoseAligne
 def case_title(case: Case, why: str) -> str:
     """A panel caption: why the case is shown, where it is, the two scenarios' errors."""
     occluded = ", occluded" if case.occluded else ""
-    return (f"{why}: {case.video_id} u={case.frame} ({case.distance} from a label{occluded})"
-            f"<br>propagation {case.errors['propagation']:.0f} mm, "
+    return (f"{why}: {case.video_id} u={case.frame}<br>{case.distance} frames from a label"
+            f"{occluded}<br>propagation {case.errors['propagation']:.0f} mm, "
             f"regression {case.errors['regression']:.0f} mm")
 
 

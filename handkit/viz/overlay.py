@@ -195,11 +195,12 @@ def overlay_figure(images, intrinsics, hands: Sequence[Sequence[HandOverlay]], f
         fig.update_yaxes(visible=False, range=[height - 0.5, -0.5], scaleanchor=f"x{k + 1}",
                          row=1, col=k + 1)
     fig.update_annotations(font_size=12)
-    fig.update_layout(
+    extra = 16 * (max((t.count("<br>") for t in titles), default=0) if titles else 0)
+    fig.update_layout(  # captions of several lines (<br>) get the room they need
         title=title, template="plotly_white", width=tile_px * len(frames) + 40,
-        height=tile_px + (100 if title else 70), showlegend=bool(named),
+        height=tile_px + (100 if title else 70) + extra, showlegend=bool(named),
         legend=dict(orientation="h", x=0.0, y=-0.02, yanchor="top"),
-        margin=dict(l=10, r=10, t=70 if title else 30, b=40),
+        margin=dict(l=10, r=10, t=(70 if title else 30) + extra, b=40),
     )
     return fig
 
