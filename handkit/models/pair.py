@@ -95,5 +95,28 @@ def forward_pair(
 
 
 
+class PairModel(torch.nn.Module):
+    """The predictor and the aligner as one module whose forward is :func:`forward_pair`: what
+    stage 3 trains, and what DistributedDataParallel wraps (one forward call per backward pass,
+    although the predictor runs twice in it).
+
+    Attributes:
+        predictor, aligner: the two modules (shared, not copied).
+    """
+
+    def __init__(self, predictor: HandPredictor, aligner: PoseAligner) -> None:
+        super().__init__()
+        self.predictor = predictor
+        self.aligner = aligner
+
+    def forward(self, images_u: torch.Tensor, intrinsics_u: torch.Tensor,
+                images_s: torch.Tensor, intrinsics_s: torch.Tensor,
+                gamma_s: HandParams) -> PairOutputs:
+        """:func:`forward_pair` on B pairs: images (B, 3, S, S), intrinsics (B, 3, 3)."""
+        return forward_pair(self.predictor, self.aligner, images_u=images_u,
+                            intrinsics_u=intrinsics_u, images_s=images_s,
+                            intrinsics_s=intrinsics_s, gamma_s=gamma_s)
+
+
 def _shape(value: object) -> object:
     return tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__

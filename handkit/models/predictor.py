@@ -96,6 +96,9 @@ class HandPredictor(nn.Module):
         self.root_body = relu_mlp((FEATURE_DIM, 256))
         self.root_head = zero_linear(256, 3)
         self.mano = ManoDecoder(mano_root=mano_root, side=side)
+        #: None (float32) or torch.bfloat16: the encoder's autocast type (not saved with the
+        #: weights; training sets it from ``--precision``, evaluation runs in float32).
+        self.encoder_dtype: torch.dtype | None = None
 
     def forward(self, images: torch.Tensor, intrinsics: torch.Tensor | None = None) -> HandOutput:
         """Predict the hand in each image.
@@ -110,7 +113,16 @@ class HandPredictor(nn.Module):
         """
         check_images(images, self.image_size)
         check_intrinsics(intrinsics, images.shape[0])
-        return self.regress(self.encoder(images), intrinsics, image_size=images.shape[-1])
+        return self.regress(self.encode(images), intrinsics, image_size=images.shape[-1])
+
+    def encode(self, images: torch.Tensor) -> HandFeatures:
+        """z^r, z^theta (B, 512) float32 of (B, 3, S, S) images; the encoder runs under autocast
+        in :attr:`encoder_dtype` when that is set (:mod:`handkit.models.precision`)."""
+        if self.encoder_dtype is None:
+            return self.encoder(images)
+        with torch.autocast(images.device.type, dtype=self.encoder_dtype):
+            features = self.encoder(images)
+        return HandFeatures(z_r=features.z_r.float(), z_theta=features.z_theta.float())
 
     def regress(self, features: HandFeatures, intrinsics: torch.Tensor, *,
                 image_size: int) -> HandOutput:

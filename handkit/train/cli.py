@@ -45,7 +45,8 @@ def _flag(name: str) -> str:
 def _parser_type(annotation) -> typing.Callable[[str], object]:
     """str -> value for a field annotated ``int``, ``float``, ``str`` or ``... | None``."""
     text = str(annotation)
-    base = int if text.startswith("int") else float if text.startswith("float") else str
+    base = (int if text.startswith("int") else float if text.startswith("float")
+            else _boolean if text.startswith("bool") else str)
 
     def convert(value: str):
         if "None" in text and value.lower() == "none":
@@ -54,6 +55,17 @@ def _parser_type(annotation) -> typing.Callable[[str], object]:
 
     convert.__name__ = base.__name__  # argparse names the type in its error messages
     return convert
+
+
+def _boolean(value: str) -> bool:
+    """"true"/"false" (also 1/0, yes/no) -> bool."""
+    words = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    if value.lower() not in words:
+        raise ValueError(f"expected true or false, got {value!r}")
+    return words[value.lower()]
+
+
+_boolean.__name__ = "bool"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -19,6 +19,7 @@ from handkit.checks import field_problems
 from handkit.data.datasets import DATASET_DEFAULTS, DATASET_NAMES
 from handkit.errors import InputError, read_text, yaml_problem
 from handkit.losses import LossConfig
+from handkit.models.precision import PRECISIONS
 
 #: Stage names, in training order (Sec. IV); "control" is the extra row of the synthetic Table I.
 STAGES = ("stage1", "stage2", "stage3")
@@ -76,6 +77,7 @@ class TrainConfig:
         accumulate: groups per process per step, one backward pass each (gradient
             accumulation): a step's batch is cut into processes x accumulate groups (see
             :mod:`handkit.train.distributed`); BatchNorm normalises each group on its own.
+            N processes take the same steps as one with ``accumulate`` N (to float sums).
         control_steps: steps of the "control" (the stage-1 predictor trained on with L_pred at
             2 x pair_batch_size labelled frames a step, no aligner; Table I's control row), 0
             for none.
@@ -91,14 +93,20 @@ class TrainConfig:
         p_unlabelled: stage-3 probability of an unlabelled I_u.
         max_gap: stage-3 unlabelled I_u satisfy |u - s| < max_gap.
         num_near_labelled: labelled I_u among the labels nearest s (s included).
-        rotation_aug_rad: rolls in [-a, a] (Appendix C: pi/8) in stages 1 and 3 and the control;
-            0 switches augmentation off.
+        rotation_aug_rad: rolls in [-a, a] (Appendix C: pi/8) in every stage: stages 1 and 3
+            and the control roll each image (a pair's two frames by the same angle), stage 2
+            each of its two labelled frames by its own angle; 0 switches augmentation off.
     Run:
         seed: everything random is a function of it (initial weights, batches, rolls).
         checkpoint_every: steps between checkpoints (and at every stage's end).
         log_every: steps between rows of the loss curves.
         device: "cpu", "cuda" or "auto".
         threads: torch threads; None leaves torch's default (OMP_NUM_THREADS).
+        precision: the predictor encoder's float type in training: "fp32", "bf16" (autocast;
+            MANO, the heads, the aligner and the losses stay float32) or "auto" (bf16 where the
+            CPU or GPU computes it natively, else fp32; :mod:`handkit.models.precision`).
+        sync_batchnorm: with several processes on GPUs, normalise BatchNorm over all processes'
+            groups (torch's SyncBatchNorm); off: each group by its own statistics.
     """
 
     dataset: str = "synthetic"
@@ -130,6 +138,8 @@ class TrainConfig:
     log_every: int = 10
     device: str = "cpu"
     threads: int | None = None
+    precision: str = "fp32"
+    sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         """Check every value's type (:mod:`handkit.checks`: integers, finite numbers, text)
@@ -142,6 +152,7 @@ class TrainConfig:
         if problems:
             raise InputError("; ".join(problems))
         for name, allowed in (("lr_schedule", LR_SCHEDULES), ("device", ("cpu", "cuda", "auto")),
+                              ("precision", PRECISIONS),
                               ("stage2_backward_target", STAGE2_BACKWARD_TARGETS),
                               ("backward_detach", BACKWARD_DETACH)):
             if getattr(self, name) not in allowed:

@@ -2,33 +2,43 @@
 
 torchrun starts N processes and tells each its rank (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
 ``MASTER_ADDR``/``MASTER_PORT``); :func:`setup` joins them into one process group (gloo on the
-CPU, nccl on GPUs, one GPU per process). Every step's global batch (drawn by the stage sampler,
-a pure function of seed and step) is cut into ``world_size x accumulate`` groups of positions
-``g, g + N, g + 2N, ...`` (N groups; :func:`group_positions`); rank r works on groups
-``r * accumulate ... r * accumulate + accumulate - 1``, each one backward pass. Gradients are
-then averaged over all groups (an all-reduce across ranks), so every rank takes the same step
-and the weights stay identical.
+CPU, nccl on GPUs, one GPU per process) and decides, once, the device everything of this
+process lives on (:attr:`Ranks.device`: modules, batches, loss terms, every collective).
 
-A single process with ``accumulate = N`` takes exactly the same step on the same global batch
-(up to the order of floating-point sums): the same groups, the same averages. BatchNorm
-normalises each group by its own statistics in both (no SyncBatchNorm, which needs GPUs), and
-its running statistics are copied from rank 0 after every step, as DistributedDataParallel
-does. Rank 0 alone writes files.
+The trained modules are wrapped in PyTorch's own
+:class:`~torch.nn.parallel.DistributedDataParallel` (:func:`wrap`), which averages the gradients
+over the processes during the backward pass and, at every forward pass, copies the BatchNorm
+running statistics of rank 0 to the others (``broadcast_buffers``); ``sync_batchnorm=True``
+normalises each BatchNorm layer by the statistics of all processes' groups instead (GPUs only).
+What the kit adds is its own: every step's global batch (drawn by the stage sampler, a pure
+function of seed and step) is cut into ``world_size x accumulate`` groups of positions
+``g, g + N, g + 2N, ...`` (:func:`group_positions`); rank r works on groups
+``r * accumulate ... r * accumulate + accumulate - 1``, one backward pass each, the gradients of
+all but the last kept local (``no_sync``). So a single process with ``accumulate = N`` takes the
+same step on the same global batch as N processes, up to the order of floating-point sums; the
+weights of the ranks stay identical (checked at the end: ``run.json``'s
+``parameter_spread_across_processes``). Rank 0 alone writes files.
+
+BatchNorm: each group is normalised by its own statistics (one process or N). The running
+statistics follow the step's first group (global group 0) alone: with several processes DDP
+keeps rank 0's (its first group is group 0) and copies them to the others at every forward
+pass, and a single accumulating process leaves them unchanged in its other groups, so both
+keep the same running statistics (:func:`handkit.train.steps.running_stats_frozen`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from handkit.errors import InputError
-
-#: Buffers that never change (the MANO model's arrays) are not synchronised.
-CONSTANT_BUFFER = ".mano."
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,7 @@ class Ranks:
     Attributes:
         rank: 0 .. world_size - 1 (0 writes the files).
         world_size: number of processes (1 without torchrun).
-        device: this process's device.
+        device: this process's device: every module, batch and collective's tensor is on it.
     """
 
     rank: int = 0
@@ -73,13 +83,13 @@ def setup(device_name: str) -> Ranks:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_name, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     if world_size == 1:
         return Ranks(device=device)
     if not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo",
+                                device_id=device if device.type == "cuda" else None)
     return Ranks(rank=dist.get_rank(), world_size=dist.get_world_size(), device=device)
 
 
@@ -101,59 +111,81 @@ def my_groups(global_size: int, ranks: Ranks, accumulate: int) -> list[np.ndarra
     return groups[ranks.rank * accumulate:(ranks.rank + 1) * accumulate]
 
 
-def average_gradients(parameters: list[torch.nn.Parameter], ranks: Ranks) -> None:
-    """Average every gradient over the ranks (each rank already averaged its own groups)."""
+def check_sync_batchnorm(sync_batchnorm: bool, device: torch.device) -> None:
+    """SyncBatchNorm runs on GPUs only: refuse it elsewhere before training starts."""
+    if sync_batchnorm and device.type != "cuda":
+        raise InputError(f"sync_batchnorm needs GPUs (torch's SyncBatchNorm), but this run's "
+                         f"device is {device.type!r}; leave it off on the CPU")
+
+
+def wrap(module: nn.Module, ranks: Ranks, *, sync_batchnorm: bool = False) -> nn.Module:
+    """``module`` as DistributedDataParallel on this rank's device (itself with one process).
+
+    Its forward must be called once per backward pass (one group); ``sync_batchnorm`` converts
+    its BatchNorm layers to SyncBatchNorm first (in place: the state dict keeps its keys).
+    """
     if not ranks.enabled:
-        return
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= ranks.world_size
-    offset = 0
-    for grad in grads:
-        grad.copy_(flat[offset:offset + grad.numel()].view_as(grad))
-        offset += grad.numel()
+        return module
+    if sync_batchnorm:
+        check_sync_batchnorm(True, ranks.device)
+        for name, child in list(module.named_children()):
+            setattr(module, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+    device_ids = [ranks.device.index] if ranks.device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=True)
 
 
-def mean_values(values: dict[str, float], ranks: Ranks) -> dict[str, float]:
-    """Loss terms averaged over the ranks (so every rank sees the same numbers)."""
+def no_sync_unless(last: bool, model: nn.Module) -> contextlib.AbstractContextManager:
+    """DDP's ``no_sync()`` (gradients kept local) for every group but a step's ``last``."""
+    if last or not isinstance(model, DistributedDataParallel):
+        return contextlib.nullcontext()
+    return model.no_sync()
+
+
+def check_device(tensor: torch.Tensor, ranks: Ranks, what: str) -> torch.Tensor:
+    """``tensor``, if it is on the training device; else a RuntimeError naming ``what``.
+
+    Every collective of this module goes through it: nccl serves CUDA tensors only, so a CPU
+    tensor there stops a GPU run at its first step.
+    """
+    if tensor.device != ranks.device:
+        raise RuntimeError(f"{what}: a tensor on {tensor.device} was handed to a collective of "
+                           f"processes training on {ranks.device}")
+    return tensor
+
+
+def all_reduce(tensor: torch.Tensor, ranks: Ranks, what: str,
+               op: dist.ReduceOp.RedOpType = dist.ReduceOp.SUM) -> torch.Tensor:
+    """``tensor`` reduced over the ranks, in place (the one way this module talks to the
+    others besides DDP and :func:`share_outcome`)."""
+    dist.all_reduce(check_device(tensor, ranks, what), op=op)
+    return tensor
+
+
+def mean_values(values: torch.Tensor, ranks: Ranks) -> torch.Tensor:
+    """(T,) loss terms (on the training device) averaged over the ranks."""
     if not ranks.enabled:
         return values
-    names = sorted(values)
-    tensor = torch.tensor([values[n] for n in names], dtype=torch.float64)
-    dist.all_reduce(tensor)
-    return {n: float(v) / ranks.world_size for n, v in zip(names, tensor.tolist(), strict=True)}
+    return all_reduce(values.clone(), ranks, "loss terms") / ranks.world_size
 
 
-def running_buffers(modules: list[torch.nn.Module]) -> list[torch.Tensor]:
-    """The float buffers that training changes (BatchNorm's running statistics)."""
-    return [buffer for module in modules for name, buffer in module.named_buffers()
-            if CONSTANT_BUFFER not in f".{name}" and buffer.is_floating_point()]
-
-
-def average_buffers(buffers: list[torch.Tensor], ranks: Ranks) -> None:
-    """Average running statistics over the ranks, in place."""
-    if not ranks.enabled or not buffers:
+def broadcast_buffers(modules: list[nn.Module], ranks: Ranks) -> None:
+    """Rank 0's buffers (BatchNorm's running statistics) to every rank, in place: what DDP does
+    at each forward pass, done once more at a stage's end, so the frozen predictor of stage 2,
+    checkpoints and the returned modules are the same on every rank."""
+    if not ranks.enabled:
         return
-    flat = torch.cat([b.reshape(-1) for b in buffers])
-    dist.all_reduce(flat)
-    flat /= ranks.world_size
-    offset = 0
-    for buffer in buffers:
-        buffer.copy_(flat[offset:offset + buffer.numel()].view_as(buffer))
-        offset += buffer.numel()
+    for module in modules:
+        for name, buffer in module.named_buffers():
+            dist.broadcast(check_device(buffer, ranks, f"buffer {name}"), src=0)
 
 
-def parameter_spread(modules: list[torch.nn.Module], ranks: Ranks) -> float:
+def parameter_spread(modules: list[nn.Module], ranks: Ranks) -> float:
     """Largest difference of any parameter between the ranks (0 when they agree)."""
     if not ranks.enabled:
         return 0.0
-    flat = torch.cat([p.detach().reshape(-1).double() for m in modules for p in m.parameters()])
-    low, high = flat.clone(), flat.clone()
-    dist.all_reduce(low, op=dist.ReduceOp.MIN)
-    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    flat = torch.cat([p.detach().reshape(-1).float() for m in modules for p in m.parameters()])
+    low = all_reduce(flat.clone(), ranks, "parameter spread", dist.ReduceOp.MIN)
+    high = all_reduce(flat.clone(), ranks, "parameter spread", dist.ReduceOp.MAX)
     return float((high - low).abs().max())
 
 
@@ -165,11 +197,19 @@ def share_outcome(ranks: Ranks, error: Exception | None) -> None:
             raise error
         return
     box = [None if error is None else (type(error).__name__, str(error))]
-    dist.broadcast_object_list(box, src=0)
+    dist.broadcast_object_list(box, src=0, device=ranks.device)
     if box[0] is not None:
         if error is not None:
             raise error
         raise RuntimeError(f"rank 0 failed: {box[0][0]}: {box[0][1]}")
+
+
+def describe(ranks: Ranks) -> str:
+    """How this run averages gradients, in words (for ``run.json``)."""
+    if not ranks.enabled:
+        return "1 process"
+    return (f"{ranks.world_size} processes, DistributedDataParallel over "
+            f"{dist.get_backend()}")
 
 
 def barrier(ranks: Ranks) -> None:

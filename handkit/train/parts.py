@@ -17,6 +17,7 @@ from torch.utils.data import Sampler
 from handkit.data.datasets import network_input, open_dataset
 from handkit.data.frames import VideoFrames
 from handkit.models import HandPredictor, PoseAligner
+from handkit.models import precision as precision_module
 from handkit.train.config import TrainConfig
 
 
@@ -88,3 +89,19 @@ def group_rows(groups: list[np.ndarray], device: torch.device
         out.append((torch.arange(offset, offset + len(positions), device=device), positions))
         offset += len(positions)
     return out
+
+
+def encoder_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The predictor encoder's autocast type for ``precision`` on ``device`` (None: float32;
+    :mod:`handkit.models.precision`)."""
+    return precision_module.encoder_dtype(precision, device)
+
+
+def check_on_device(modules: list[torch.nn.Module], device: torch.device) -> None:
+    """RuntimeError naming the first parameter or buffer of ``modules`` not on ``device``
+    (the run decides its device once; a stage must never find a module elsewhere)."""
+    for module in modules:
+        for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+            if tensor.device != device:
+                raise RuntimeError(f"{type(module).__name__}.{name} is on {tensor.device}, "
+                                   f"but this run trains on {device}")

@@ -38,6 +38,8 @@ from torch.utils.data import DataLoader
 from handkit.data.batch import FrameBatch, FrameDataset, PairBatch, PairDataset
 from handkit.data.pairs import LabelledFrameSampler, LabelledPairSampler, PairSampler
 from handkit.models import HandPredictor, PoseAligner
+from handkit.models.pair import PairModel
+from handkit.models.precision import describe as describe_precision
 from handkit.progress import progress_bar
 from handkit.train import distributed
 from handkit.train.checkpoint import FINAL, LATEST, save_checkpoint
@@ -58,6 +60,8 @@ from handkit.train.parts import (
     StepBatches,
     adam,
     build_modules,
+    check_on_device,
+    encoder_dtype,
     group_rows,
     input_transform,
     learning_rate,
@@ -118,7 +122,11 @@ class _Run:
         self.device = self.ranks.device
         if config.threads:
             torch.set_num_threads(config.threads)
+        distributed.check_sync_batchnorm(config.sync_batchnorm, self.device)
+        self.encoder_dtype = encoder_dtype(config.precision, self.device)
         self.predictor, self.aligner = build_modules(config)
+        self.predictor.to(self.device).encoder_dtype = self.encoder_dtype
+        self.aligner.to(self.device)  # every module on the run's one device, from the start
         self.control: HandPredictor | None = None
         self.reader = open_reader(config)
         masks = self.reader.labelled_masks()
@@ -208,13 +216,13 @@ class _Run:
     def run_stage(self, stage: str, start: int, optimizer_state: dict | None) -> bool:
         """Run ``stage`` from step ``start``; False if stopped early (``stop_after``)."""
         steps = self.config.steps(stage)
-        for module in stage_modules(stage, self.predictor, self.aligner, self.control):
-            module.to(self.device)
         parameters = stage_parameters(stage, self.predictor, self.aligner, self.control)
+        check_on_device(stage_modules(stage, self.predictor, self.aligner, self.control)
+                        + [self.predictor], self.device)
         optimizer = adam(parameters, self.config, self.device)
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
-        step_fn = self._step_function(stage, optimizer, start, steps)
+        step_fn = self._step_function(stage, optimizer, start, steps, self._stage_model(stage))
         curves = Curves(self.folder, stage, start) if self.ranks.main else None
         bar = progress_bar(total=steps, initial=start, desc=stage, show=self.progress,
                            leave=True, dynamic_ncols=True)
@@ -246,6 +254,8 @@ class _Run:
         finally:
             bar.close()
             self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - began
+        distributed.broadcast_buffers(stage_modules(stage, self.predictor, self.aligner,
+                                                    self.control), self.ranks)
         self._save_stage_weights(stage)
         self.finished.append(stage)
         self.save(stage, steps, None)
@@ -258,15 +268,21 @@ class _Run:
         elif stage == "control":
             self.save_weights("control.pt", self.control, aligner=False)
 
-    def _step_function(self, stage: str, optimizer, start: int, steps: int
-                       ) -> Callable[[int], dict[str, float]]:
+    def _stage_model(self, stage: str) -> torch.nn.Module:
+        """The module ``stage`` trains, as one module (stage 3: predictor and aligner), wrapped
+        in DistributedDataParallel when several processes train."""
+        module = {"stage1": self.predictor, "control": self.control, "stage2": self.aligner,
+                  "stage3": PairModel(self.predictor, self.aligner)}[stage]
+        return distributed.wrap(module, self.ranks, sync_batchnorm=self.config.sync_batchnorm)
+
+    def _step_function(self, stage: str, optimizer, start: int, steps: int,
+                       model: torch.nn.Module) -> Callable[[int], dict[str, float]]:
         config, device, loss, ranks = self.config, self.device, self.config.loss, self.ranks
         if stage in ("stage1", "control"):
             size = config.batch_size if stage == "stage1" else 2 * config.pair_batch_size
             groups = self._groups(size)
             sampler = LabelledFrameSampler(self.masks, num_samples=size, seed=self._seed(stage))
             batches = iter(self._loader(self.frames, sampler, start, steps, groups))
-            model = self.predictor if stage == "stage1" else self.control
 
             def frame_step(step: int) -> dict[str, float]:
                 batch, angles = next(batches).to(device), self._angles(stage, step, size)
@@ -278,7 +294,7 @@ class _Run:
 
             return frame_step
         if stage == "stage2":
-            return self._aligner_steps(optimizer)
+            return self._aligner_steps(optimizer, model)
         size = config.pair_batch_size
         groups = self._groups(size)
         sampler = PairSampler(self.masks, p_unlabelled=config.p_unlabelled,
@@ -291,12 +307,12 @@ class _Run:
             parts = [roll_pair(PairBatch(take_frames(batch.s, rows), take_frames(batch.u, rows)),
                                None if angles is None else angles[positions])
                      for rows, positions in group_rows(groups, device)]
-            return pair_step(self.predictor, self.aligner, optimizer, parts, loss_config=loss,
-                             ranks=ranks, step=step, backward_detach=config.backward_detach)
+            return pair_step(model, optimizer, parts, loss_config=loss, ranks=ranks, step=step,
+                             backward_detach=config.backward_detach)
 
         return pairs_step
 
-    def _aligner_steps(self, optimizer) -> Callable[[int], dict]:
+    def _aligner_steps(self, optimizer, model: torch.nn.Module) -> Callable[[int], dict]:
         """Stage 2 on pairs of labelled frames. Without rolls the frozen predictor's outputs on
         every labelled frame are computed once; with rolls (``rotation_aug_rad`` > 0) each frame
         of a pair gets its own roll (both are labelled, so both labels follow), and the frozen
@@ -332,7 +348,7 @@ class _Run:
                 parts.append(LabelledPairs(pred_u=pred_u, pred_s=pred_s,
                                            target_u=take_targets(target, half[1]),
                                            target_s=take_targets(target, half[0])))
-            return aligner_step(self.aligner, optimizer, parts,
+            return aligner_step(model, optimizer, parts,
                                 backward_target=self.config.stage2_backward_target,
                                 loss_config=self.config.loss, ranks=self.ranks, step=step)
 
@@ -421,7 +437,9 @@ def _train(run: _Run, folder: Path, held: contextlib.ExitStack, *, resume: bool,
     summary = {"finished": finished, "stages_done": run.finished,
                "seconds_this_call": {k: round(v, 2) for k, v in run.seconds.items()},
                "threads": torch.get_num_threads(), "device": str(run.device),
+               "precision": describe_precision(run.config.precision, run.device),
                "processes": run.ranks.world_size, "parameter_spread_across_processes": spread,
+               "gradient_averaging": distributed.describe(run.ranks),
                "torch": torch.__version__}
     if run.ranks.main:
         write_json(run.folder.path("run.json"), summary)

@@ -16,9 +16,10 @@ floats (averaged over groups and processes, for curves and progress bars) and ra
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -32,15 +33,9 @@ from handkit.losses import (
     pair_objective,
     predictor_loss,
 )
-from handkit.models import HandOutput, HandPredictor, HandTargets, PoseAligner, forward_pair
+from handkit.models import HandOutput, HandPredictor, HandTargets
 from handkit.models.pair import align_pair
-from handkit.train.distributed import (
-    Ranks,
-    average_buffers,
-    average_gradients,
-    mean_values,
-    running_buffers,
-)
+from handkit.train.distributed import Ranks, mean_values, no_sync_unless
 
 
 class TrainingDiverged(RuntimeError):
@@ -69,40 +64,51 @@ def check_finite(values: dict[str, float], *, stage: str, step: int) -> dict[str
     return values
 
 
-def accumulate_step(optimizer: torch.optim.Optimizer, modules: list[torch.nn.Module],
-                    groups: list, compute: Callable, *, ranks: Ranks, stage: str, step: int
+def accumulate_step(optimizer: torch.optim.Optimizer, model: torch.nn.Module, groups: list,
+                    compute: Callable, *, ranks: Ranks, stage: str, step: int
                     ) -> dict[str, float]:
     """One optimiser step over this process's groups of the global batch.
 
-    Each group's loss (``compute(group)``, a loss record) is back-propagated divided by the
-    number of groups; the terms are averaged over groups and processes; if any is not finite,
-    :class:`TrainingDiverged` is raised (on every process alike) before the weights change;
-    else gradients are averaged over the processes and the optimiser steps. With several groups
-    BatchNorm's running statistics are updated by each group from the same start and averaged
-    over all groups (:mod:`handkit.train.distributed`).
+    ``model`` is the stage's trained module, DistributedDataParallel with several processes
+    (:func:`handkit.train.distributed.wrap`); ``compute(model, group)`` runs it once on a group
+    and returns a loss record. Each group's loss is back-propagated divided by the number of
+    groups, the gradients kept local for all groups but the last (``no_sync``), where DDP
+    averages them over the processes: the mean over every group of the step. The loss terms
+    are averaged over groups and processes in one tensor on the training device; if any is not
+    finite, :class:`TrainingDiverged` is raised (on every process alike) before the weights
+    change; else the optimiser steps.
     """
     optimizer.zero_grad(set_to_none=True)
-    sums: dict[str, float] = {}
-    buffers = running_buffers(modules) if len(groups) > 1 or ranks.enabled else []
-    start = [b.clone() for b in buffers]
-    totals = [torch.zeros_like(b) for b in buffers]
-    for group in groups:
-        for buffer, value in zip(buffers, start, strict=True):
-            buffer.copy_(value)
-        loss = compute(group)
+    names, sums = None, None
+    for index, group in enumerate(groups):
+        with (no_sync_unless(index == len(groups) - 1, model),
+              running_stats_frozen(model, index > 0)):
+            loss = compute(model, group)
+            (loss.total / len(groups)).backward()
         terms = loss_terms(loss)
-        (loss.total / len(groups)).backward()
-        for name, value in terms.items():
-            sums[name] = sums.get(name, 0.0) + float(value.detach()) / len(groups)
-        for total, buffer in zip(totals, buffers, strict=True):
-            total += buffer / len(groups)
-    for buffer, total in zip(buffers, totals, strict=True):
-        buffer.copy_(total)
-    average_buffers(buffers, ranks)
-    values = check_finite(mean_values(sums, ranks), stage=stage, step=step)
-    average_gradients([p for m in modules for p in m.parameters()], ranks)
+        stacked = torch.stack([value.detach().float() for value in terms.values()])
+        names = list(terms)
+        sums = stacked / len(groups) if sums is None else sums + stacked / len(groups)
+    averaged = mean_values(sums, ranks).tolist()  # one device-to-host copy per step
+    values = check_finite(dict(zip(names, averaged, strict=True)), stage=stage, step=step)
     optimizer.step()
     return values
+
+
+@contextlib.contextmanager
+def running_stats_frozen(model: torch.nn.Module, frozen: bool = True) -> Iterator[None]:
+    """BatchNorm layers normalise by the batch's statistics without updating their running
+    statistics (``track_running_stats`` off) while inside, if ``frozen``: the groups after a
+    step's first (see :mod:`handkit.train.distributed`)."""
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+              and m.track_running_stats] if frozen else []
+    for layer in layers:
+        layer.track_running_stats = False
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.track_running_stats = True
 
 
 def draw_angles(generator: torch.Generator, size: int, max_rad: float) -> torch.Tensor:
@@ -124,17 +130,20 @@ def roll_pair(batch: PairBatch, angles: torch.Tensor | None) -> PairBatch:
     return PairBatch(roll_frames(batch.s, angles), roll_frames(batch.u, angles))
 
 
-def predictor_step(predictor: HandPredictor, optimizer: torch.optim.Optimizer,
+def predictor_step(predictor: torch.nn.Module, optimizer: torch.optim.Optimizer,
                    groups: list[FrameBatch], *, loss_config: LossConfig, ranks: Ranks, stage: str,
                    step: int) -> dict[str, float]:
-    """Stage 1 (and the control): L_pred (Eq. 6) on labelled frames, one Adam step."""
+    """Stage 1 (and the control): L_pred (Eq. 6) on labelled frames, one Adam step.
+
+    ``predictor``: the :class:`HandPredictor`, or DistributedDataParallel wrapping it.
+    """
     predictor.train()
 
-    def compute(batch: FrameBatch) -> PredictorLoss:
-        return predictor_loss(predictor(batch.images, batch.intrinsics), targets(batch),
+    def compute(model: torch.nn.Module, batch: FrameBatch) -> PredictorLoss:
+        return predictor_loss(model(batch.images, batch.intrinsics), targets(batch),
                               config=loss_config)
 
-    return accumulate_step(optimizer, [predictor], groups, compute, ranks=ranks, stage=stage,
+    return accumulate_step(optimizer, predictor, groups, compute, ranks=ranks, stage=stage,
                            step=step)
 
 
@@ -159,25 +168,26 @@ class LabelledPairs:
     target_s: HandTargets
 
 
-def aligner_step(aligner: PoseAligner, optimizer: torch.optim.Optimizer,
+def aligner_step(aligner: torch.nn.Module, optimizer: torch.optim.Optimizer,
                  groups: list[LabelledPairs], *, backward_target: str, loss_config: LossConfig,
                  ranks: Ranks, step: int) -> dict[str, float]:
     """Stage 2: L_align (Eq. 8) on pairs of labelled frames, the predictor frozen.
 
+    ``aligner``: the :class:`PoseAligner`, or DistributedDataParallel wrapping it.
     ``backward_target``: "prediction": Eq. 7's L_{u<-s} against J_u^reg, as written; "label":
     against J_u* (u is labelled in stage 2).
     """
     aligner.train()
 
-    def compute(pairs: LabelledPairs) -> AlignmentLoss:
-        aligned_s, aligned_u = align_pair(aligner, pairs.pred_u, pairs.pred_s,
+    def compute(model: torch.nn.Module, pairs: LabelledPairs) -> AlignmentLoss:
+        aligned_s, aligned_u = align_pair(model, pairs.pred_u, pairs.pred_s,
                                           pairs.target_s.params)
         pred_u = pairs.pred_u
         if backward_target == "label":
             pred_u = dataclasses.replace(pred_u, joints=pairs.target_u.joints)
         return alignment_loss(aligned_s, aligned_u, pred_u, pairs.target_s, config=loss_config)
 
-    return accumulate_step(optimizer, [aligner], groups, compute, ranks=ranks, stage="stage2",
+    return accumulate_step(optimizer, aligner, groups, compute, ranks=ranks, stage="stage2",
                            step=step)
 
 
@@ -193,28 +203,26 @@ def take_frames(batch: FrameBatch, rows: torch.Tensor) -> FrameBatch:
                          for f in dataclasses.fields(FrameBatch)})
 
 
-def pair_step(predictor: HandPredictor, aligner: PoseAligner, optimizer: torch.optim.Optimizer,
+def pair_step(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
               groups: list[PairBatch], *, loss_config: LossConfig, ranks: Ranks, step: int,
               backward_detach: str = "none") -> dict[str, float]:
     """Stage 3: L_total (Eqs. 9-10) on pairs (u, s = N(u)), predictor and aligner together.
 
-    ``backward_detach`` holds one side of Eq. 7's L_{u<-s} fixed (see
-    :class:`handkit.train.TrainConfig`).
+    ``model``: a :class:`~handkit.models.pair.PairModel` (predictor and aligner), or
+    DistributedDataParallel wrapping it. ``backward_detach`` holds one side of Eq. 7's
+    L_{u<-s} fixed (see :class:`handkit.train.TrainConfig`).
     """
-    predictor.train()
-    aligner.train()
+    model.train()
 
-    def compute(batch: PairBatch) -> TotalLoss:
+    def compute(pair_model: torch.nn.Module, batch: PairBatch) -> TotalLoss:
         target_s = targets(batch.s)
-        pair = forward_pair(predictor, aligner,
-                            images_u=batch.u.images, intrinsics_u=batch.u.intrinsics,
-                            images_s=batch.s.images, intrinsics_s=batch.s.intrinsics,
-                            gamma_s=target_s.params)
+        pair = pair_model(batch.u.images, batch.u.intrinsics, batch.s.images,
+                          batch.s.intrinsics, target_s.params)
         if backward_detach == "aligned":
             pair = dataclasses.replace(pair, aligned_u=pair.aligned_u.detach())
         elif backward_detach == "predicted":
             pair = dataclasses.replace(pair, pred_u=pair.pred_u.detach())
         return pair_objective(pair, target_s, config=loss_config)
 
-    return accumulate_step(optimizer, [predictor, aligner], groups, compute, ranks=ranks,
-                           stage="stage3", step=step)
+    return accumulate_step(optimizer, model, groups, compute, ranks=ranks, stage="stage3",
+                           step=step)
