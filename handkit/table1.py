@@ -42,7 +42,7 @@ from handkit.data.synth_params import SynthParams
 from handkit.data.synthetic import generate_dataset
 from handkit.data.video_format import INDEX_FILE, VideoDataset
 from handkit.errors import InputError, check_output_folder, command
-from handkit.evaluation import evaluate_split
+from handkit.evaluation import evaluate_predictors
 from handkit.table1_format import (  # noqa: F401 (re-exported: handkit.table1 names them)
     COLUMN_TITLES,
     COLUMNS,
@@ -202,15 +202,12 @@ def evaluate_run(folder: str | Path, *, splits: Sequence[str] = ("test", "train"
             reader = VideoDataset(reader.root, split, label_every=config.label_every,
                                   videos=reader.video_ids[:train_videos])
         transform = input_transform(config, reader, training=False)
-        results = {}
-        for which in ("baseline", "control", "predictor"):
-            predictor = getattr(run, which)
-            if predictor is None:
-                continue
-            modes = [m for _, w, m in ROWS if w == which]
-            results[which] = evaluate_split(reader, predictor, run.aligner, modes=modes,
-                                            transform=transform, vertices=vertices,
-                                            progress=progress)
+        predictors = {which: getattr(run, which) for which in ("baseline", "control", "predictor")
+                      if getattr(run, which) is not None}
+        modes = {which: [m for _, w, m in ROWS if w == which] for which in predictors}
+        # one pass over the split: each video read and its ground truth decoded once for all
+        results = evaluate_predictors(reader, predictors, run.aligner, modes,
+                                      transform=transform, vertices=vertices, progress=progress)
         for _, which, mode in ROWS:  # the paper's row order
             if which in results:
                 row, distance = result_rows(results[which], seed=seed, split=split,

@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+import handkit.evaluation
 from handkit.data import CropTransform, VideoDataset, VideoFrames, labelled_mask
 from handkit.evaluation import (
     DISTANCE_BINS,
     calibrate_gate_on_reader,
     distance_bins,
     distance_rows,
+    evaluate_predictors,
     evaluate_split,
     table_rows,
+    true_vertices,
 )
 from handkit.inference import (
     GateParams,
@@ -246,3 +249,71 @@ def test_bad_inputs_are_refused(videos, modules):
     with pytest.raises(ValueError, match=r"no video of the reader can be evaluated: "
                                          r"\{'synth_010': 'no unlabelled annotated frame'"):
         evaluate_split(reader, predictor, modes=["regression"], label_every=1, progress=False)
+
+
+def assert_same_result(got, want):
+    """Two EvaluationResults with the same frames and numbers (rel 1e-9; NaN = NaN) for the
+    modes of ``got`` (``want`` may have more)."""
+    assert (got.video_ids, got.bins, got.bin_counts) == (
+        want.video_ids, want.bins, want.bin_counts)
+    assert np.array_equal(got.frames.frame, want.frames.frame)
+    for mode in got.modes:
+        assert got.overall[mode] == pytest.approx(want.overall[mode], rel=1e-9), mode
+        assert got.by_distance[mode] == pytest.approx(want.by_distance[mode], rel=1e-9,
+                                                      nan_ok=True), mode
+        for key, values in want.frames.metrics[mode].items():
+            np.testing.assert_allclose(got.frames.metrics[mode][key], values, rtol=1e-9)
+    if want.gate is not None:
+        assert got.gate.score == want.gate.score
+        assert (got.gate.threshold, got.gate.temperature) == pytest.approx(
+            (want.gate.threshold, want.gate.temperature), rel=1e-9)
+
+
+def test_several_predictors_share_one_read_and_one_ground_truth_per_video(
+        videos, modules, result, monkeypatch):
+    predictor, aligner = modules
+    torch.manual_seed(2)
+    other = HandPredictor()  # another network (its heads start at zero: move them)
+    with torch.no_grad():
+        for head in (other.pose_head, other.shape_head, other.root_head):
+            head.weight.normal_(0.0, 0.01)
+    decoded = []
+
+    def counted(*args, **kwargs):
+        decoded.append(len(args[1]))
+        return true_vertices(*args, **kwargs)
+
+    monkeypatch.setattr(handkit.evaluation, "true_vertices", counted)
+    reader = ArrayReader(videos)
+    both = evaluate_predictors(reader, {"first": predictor, "other": other}, aligner,
+                               {"first": ["propagation", "gated"], "other": ["regression"]},
+                               progress=False)
+    assert sorted(reader.opened) == list(range(len(reader)))  # every frame read once
+    assert decoded == [FRAMES - 4] * 2  # one decoding per video, of its scored frames
+    assert list(both) == ["first", "other"]
+    assert both["first"].modes == ("propagation", "gated")
+    assert_same_result(both["first"], result)  # evaluate_split of every mode
+    alone = evaluate_split(ArrayReader(videos), other, aligner, modes=["regression"],
+                           progress=False)
+    assert_same_result(both["other"], alone)
+    assert both["other"].calibration is None and both["first"].calibration is not None
+    assert both["other"].overall["regression"]["mpjpe"] != result.overall["regression"]["mpjpe"]
+
+
+def test_evaluate_predictors_refuses_mismatched_arguments(videos, modules):
+    predictor, aligner = modules
+    reader = ArrayReader(videos)
+    with pytest.raises(ValueError, match=r"predictors must be a non-empty dict name -> "
+                                         r"HandPredictor, got HandPredictor"):
+        evaluate_predictors(reader, predictor, aligner, progress=False)
+    with pytest.raises(ValueError, match=r"predictors must be a non-empty dict"):
+        evaluate_predictors(reader, {}, aligner, progress=False)
+    with pytest.raises(ValueError, match=r"modes must give the modes of each predictor "
+                                         r"\['a', 'b'\], got modes for \['a'\]"):
+        evaluate_predictors(reader, {"a": predictor, "b": predictor}, aligner,
+                            {"a": ["regression"]}, progress=False)
+    sized = HandPredictor(image_size=64)
+    with pytest.raises(ValueError, match=r"images must be \(64, 64, 3\) for the predictor, got "
+                                         r"\[\(32, 32, 3\)\]"):
+        evaluate_predictors(reader, {"a": predictor, "b": sized}, aligner, ["regression"],
+                            progress=False)

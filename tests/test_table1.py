@@ -21,8 +21,10 @@ from handkit.table1 import (
     Table1Setting,
     claims,
     committed_seed1_path,
+    evaluate_run,
     format_report,
     read_results,
+    result_rows,
     run_table1,
 )
 from handkit.train import input_transform, load_run
@@ -85,6 +87,52 @@ def test_copy_and_interpolation_need_no_network_and_are_exact_at_labels(tiny_res
     assert torch.equal(copy.theta, nearest.theta) and torch.equal(copy.root, nearest.root)
     truth = torch.as_tensor(video.truth["theta"][labels.frames], dtype=torch.float32)
     assert torch.allclose(labels.params.theta, truth)  # the labels are the ground truth there
+
+
+def rows_one_predictor_at_a_time(folder, *, vertices, train_videos):
+    """Table I rows of a run as evaluate_run made them before its shared pass: one evaluate_split
+    per predictor (each reading every video and decoding its ground truth again)."""
+    run = load_run(folder)
+    rows, by_distance = [], []
+    for split in ("test", "train"):
+        reader = VideoDataset(run.config.data, split, label_every=run.config.label_every)
+        if split == "train":
+            reader = VideoDataset(run.config.data, split, label_every=run.config.label_every,
+                                  videos=reader.video_ids[:train_videos])
+        transform = input_transform(run.config, reader, training=False)
+        results = {which: evaluate_split(reader, getattr(run, which), run.aligner,
+                                         modes=[m for _, w, m in ROWS if w == which],
+                                         transform=transform, vertices=vertices, progress=False)
+                   for which in ("baseline", "control", "predictor")}
+        for _, which, mode in ROWS:
+            row, distance = result_rows(results[which], seed=run.config.seed, split=split,
+                                        predictor=which, modes=[mode])
+            rows += row
+            by_distance += distance
+    return rows, by_distance
+
+
+def assert_same_rows(rows, expected):
+    """The same rows, in order: equal keys and text, numbers equal to rel 1e-9 (NaN = NaN)."""
+    assert [list(r) for r in rows] == [list(r) for r in expected]
+    for row, want in zip(rows, expected, strict=True):
+        for key, value in want.items():
+            if isinstance(value, float):
+                assert row[key] == pytest.approx(value, rel=1e-9, nan_ok=True), (want, key)
+            else:
+                assert row[key] == value, (want, key)
+
+
+def test_the_shared_pass_gives_the_numbers_of_one_predictor_at_a_time(tiny_result):
+    """evaluate_run reads each video and decodes its ground-truth vertices once for the three
+    predictors (evaluate_predictors); every number, vertex columns included, is unchanged."""
+    out, _ = tiny_result
+    rows, distance = evaluate_run(out / "seed0", vertices=True, train_videos=1, progress=False)
+    expected_rows, expected_distance = rows_one_predictor_at_a_time(out / "seed0", vertices=True,
+                                                                    train_videos=1)
+    assert len(rows) == 2 * len(ROWS) and all(r["mpvpe"] > 0 for r in rows)
+    assert_same_rows(rows, expected_rows)
+    assert_same_rows(distance, expected_distance)
 
 
 def test_report_states_the_claims_with_the_papers_numbers(tiny_result):
