@@ -44,7 +44,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from handkit.data.frames import VideoFrames
 from handkit.evaluation_result import (  # noqa: F401 (re-exported: handkit.evaluation names them)
@@ -59,6 +58,7 @@ from handkit.evaluation_result import (  # noqa: F401 (re-exported: handkit.eval
 )
 from handkit.evaluation_video import (  # noqa: F401 (re-exported: handkit.evaluation names them)
     Transform,
+    TruthVertices,
     VideoInputs,
     check_image_size,
     check_reader,
@@ -68,6 +68,7 @@ from handkit.evaluation_video import (  # noqa: F401 (re-exported: handkit.evalu
     score_video,
     scored_rows,
     true_vertices,
+    truth_vertices,
 )
 from handkit.gating import GateCalibration, calibrate_gate
 from handkit.inference import (
@@ -178,17 +179,17 @@ def evaluate_predictors(
     parts: dict[str, list[dict]] = {name: [] for name in predictors}
     for position, video in progress_bar(videos.items(), desc="evaluate", show=progress):
         rows = scored_rows(video.truth, video.labels)  # (R,)
-        truth_verts: dict[int, torch.Tensor] = {}  # id(MANO decoder) -> (R, 778, 3)
+        truths: dict[int, TruthVertices] = {}  # id(MANO decoder) -> its ground-truth vertices
         for name, predictor in predictors.items():
             mano = aligner.mano if aligner is not None else predictor.mano
             predictions = predict_video(video.features[name], video.labels, modes=modes_of[name],
                                         aligner=aligner, mano=mano, gate_params=gates[name][0],
                                         batch_size=aligner_batch_size)
-            if vertices and id(mano) not in truth_verts:
-                truth_verts[id(mano)] = true_vertices(video.truth, rows, mano,
-                                                      batch_size=aligner_batch_size)
+            if vertices and id(mano) not in truths:
+                truths[id(mano)] = truth_vertices(video.truth, rows, mano,
+                                                  batch_size=aligner_batch_size)
             parts[name].append(score_video(position, video.truth, video.labels, predictions, rows,
-                                           truth_verts[id(mano)] if vertices else None))
+                                           truths[id(mano)] if vertices else None))
     positions = list(videos)
     return {name: split_result(modes_of[name], parts[name], positions=positions,
                                video_ids=[reader.video_ids[p] for p in positions],

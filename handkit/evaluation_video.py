@@ -24,7 +24,7 @@ from handkit.data.frames import VideoFrames
 from handkit.data.pairs import labelled_mask
 from handkit.data.record import FrameRecord, without_ground_truth
 from handkit.inference import VideoLabels, VideoPrediction, decode, evaluating
-from handkit.metrics import JOINT_KEYS, VERTEX_KEYS, evaluate_per_frame
+from handkit.metrics import JOINT_KEYS, VERTEX_KEYS, evaluate_per_frame, vertex_trees
 from handkit.models.records import HandParams
 
 Transform = Callable[[FrameRecord, np.random.Generator], FrameRecord]
@@ -169,9 +169,30 @@ def true_vertices(truth: dict[str, np.ndarray], rows: np.ndarray, mano, *,
         return decode(mano, gt, batch_size=batch_size)[0].cpu()
 
 
+@dataclass(frozen=True)
+class TruthVertices:
+    """The ground-truth vertices of a video's scored frames, ready for scoring any number of
+    predictions of them (:func:`truth_vertices`).
+
+    Attributes:
+        verts: (R, 778, 3) :func:`true_vertices`.
+        trees: R k-d trees of ``verts`` (:func:`handkit.metrics.vertex_trees`, for F-scores).
+    """
+
+    verts: torch.Tensor
+    trees: list
+
+
+def truth_vertices(truth: dict[str, np.ndarray], rows: np.ndarray, mano, *,
+                   batch_size: int = 256) -> TruthVertices:
+    """:func:`true_vertices` of frames ``rows`` and their k-d trees, made once per video."""
+    verts = true_vertices(truth, rows, mano, batch_size=batch_size)
+    return TruthVertices(verts, vertex_trees(verts))
+
+
 def score_video(position: int, truth: dict[str, np.ndarray], labels: VideoLabels,
                 predictions: dict[str, VideoPrediction], rows: np.ndarray,
-                gt_verts: torch.Tensor | None) -> dict:
+                gt: TruthVertices | None) -> dict:
     """Per-frame metrics of every mode on the video's scored frames.
 
     Args:
@@ -179,11 +200,11 @@ def score_video(position: int, truth: dict[str, np.ndarray], labels: VideoLabels
         truth: :attr:`VideoInputs.truth`; labels: the video's labels.
         predictions: mode -> the video's (T-frame) prediction.
         rows: (R,) :func:`scored_rows`.
-        gt_verts: (R, 778, 3) :func:`true_vertices` of ``rows``, or None for joints only.
+        gt: :func:`truth_vertices` of ``rows``, or None for joints only.
     Returns:
         video, frame, distance |u - N(u)| (R,), valid (R, 21) and metrics: mode -> key -> (R,).
     """
-    vertices = gt_verts is not None
+    vertices = gt is not None
     index = torch.as_tensor(rows)
     metrics = {}
     keys = JOINT_KEYS + (VERTEX_KEYS if vertices else ())
@@ -194,7 +215,8 @@ def score_video(position: int, truth: dict[str, np.ndarray], labels: VideoLabels
         pred_verts = prediction.verts[index.to(prediction.verts.device)].cpu() if vertices else None
         values = evaluate_per_frame(
             prediction.joints[index.to(prediction.joints.device)].cpu(), truth["joints"][rows],
-            pred_verts, gt_verts, joint_valid=truth["joint_valid"][rows],
+            pred_verts, gt.verts if vertices else None, joint_valid=truth["joint_valid"][rows],
+            gt_trees=gt.trees if vertices else None,
         )
         metrics[mode] = {k: v for k, v in values.items() if v is not None}
     nearest = labels.frames[labels.nearest_rows()]  # (T,) N(u)

@@ -295,16 +295,44 @@ def _fscore_from_distances(
     return np.where(total > 0, 2 * precision * recall / np.where(total > 0, total, 1.0), 0.0)
 
 
-def _frame_fscores(gt: np.ndarray, pred: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
-    """Float64 (N, Q, 3) gt, (N, P, 3) pred -> (N, T) F-scores, one k-d tree pair per frame."""
+def _frame_fscores(gt: np.ndarray, pred: np.ndarray, thresholds: np.ndarray,
+                   gt_trees: Sequence[cKDTree] | None = None) -> np.ndarray:
+    """Float64 (N, Q, 3) gt, (N, P, 3) pred -> (N, T) F-scores, one k-d tree pair per frame
+    (the gt's given as ``gt_trees``, one per frame of ``gt``, when already built)."""
     _require_finite(gt, "gt_points")
     _require_finite(pred, "pred_points")
+    trees = [None] * len(gt) if gt_trees is None else gt_trees
     return np.stack(
         [
-            _fscore_from_distances(_nearest(p, g), _nearest(g, p), thresholds)
-            for g, p in zip(gt, pred, strict=True)
+            _fscore_from_distances(_nearest(p, g) if tree is None else tree.query(p)[0],
+                                   _nearest(g, p), thresholds)
+            for g, p, tree in zip(gt, pred, trees, strict=True)
         ]
     ).reshape(len(gt), len(thresholds))
+
+
+def vertex_trees(gt_verts: ArrayLike) -> list[cKDTree]:
+    """One k-d tree per frame of (N, 778, 3) ground-truth vertices (float64, exact), built once
+    for :func:`evaluate_per_frame` to reuse when it scores several predictions of the same
+    frames (their F-scores query the same ground truth)."""
+    gt = _array_like(gt_verts, "gt_verts")
+    _check_shape(gt, "gt_verts", ("N", NUM_VERTS, 3))
+    trees = []
+    for frames in _chunks(gt.shape[0]):
+        chunk = _float64(gt, frames)
+        _require_finite(chunk, "gt_verts")
+        trees += [cKDTree(frame) for frame in chunk]
+    return trees
+
+
+def _check_trees(trees: Sequence[cKDTree], gt: np.ndarray, start: int) -> Sequence[cKDTree]:
+    """``trees[start:start + n]`` if they index float64 (n, V, 3) ``gt``, else an error."""
+    chunk = trees[start:start + len(gt)]
+    if len(chunk) != len(gt) or not all(isinstance(t, cKDTree) and np.array_equal(t.data, g)
+                                        for t, g in zip(chunk, gt, strict=True)):
+        raise ValueError("gt_trees must be vertex_trees(gt_verts) of the same (N, 778, 3) "
+                         "ground-truth vertices")
+    return chunk
 
 
 def _thresholds(thresholds_mm: Sequence[float]) -> np.ndarray:
@@ -398,12 +426,15 @@ def _joint_sums(pred_joints, gt_joints, joint_valid) -> dict[str, tuple[np.ndarr
     return sums
 
 
-def _vertex_frame_values(pred_verts, gt_verts, n_frames: int) -> dict[str, np.ndarray]:
+def _vertex_frame_values(pred_verts, gt_verts, n_frames: int,
+                         gt_trees: Sequence[cKDTree] | None = None) -> dict[str, np.ndarray]:
     """Per-frame MPVPE, MPVPE (P), F@5 and F@15, ``_CHUNK_FRAMES`` frames at a time."""
     pred, gt = _array_like(pred_verts, "pred_verts"), _array_like(gt_verts, "gt_verts")
     _check_shape(gt, "gt_verts", ("N", NUM_VERTS, 3), n_frames=n_frames)
     _check_shape(pred, "pred_verts", ("N", NUM_VERTS, 3), n_frames=n_frames)
     thresholds = np.asarray(F_THRESHOLDS_MM)
+    if gt_trees is not None and len(gt_trees) != n_frames:
+        raise ValueError(f"gt_trees must hold one tree per frame ({n_frames}), got {len(gt_trees)}")
     values = {key: np.empty(n_frames) for key in VERTEX_KEYS}
     for frames in _chunks(n_frames):
         pred_c, gt_c = _float64(pred, frames), _float64(gt, frames)  # (n, V, 3)
@@ -412,7 +443,8 @@ def _vertex_frame_values(pred_verts, gt_verts, n_frames: int) -> dict[str, np.nd
         aligned = _procrustes(pred_c, gt_c, np.ones(gt_c.shape[:2]))
         values["mpvpe"][frames] = np.linalg.norm(pred_c - gt_c, axis=-1).mean(axis=1)
         values["mpvpe_p"][frames] = np.linalg.norm(aligned - gt_c, axis=-1).mean(axis=1)
-        f = _frame_fscores(gt_c, aligned, thresholds)  # (n, 2)
+        trees = None if gt_trees is None else _check_trees(gt_trees, gt_c, frames.start)
+        f = _frame_fscores(gt_c, aligned, thresholds, trees)  # (n, 2)
         values["f5"][frames], values["f15"][frames] = f[:, 0], f[:, 1]
     return values
 
@@ -430,11 +462,13 @@ def evaluate_per_frame(
     gt_verts: ArrayLike | None = None,
     *,
     joint_valid: ArrayLike | None = None,
+    gt_trees: Sequence[cKDTree] | None = None,
 ) -> dict[str, np.ndarray | None]:
     """The metrics of :func:`evaluate` for each frame, e.g. to break errors down by the distance
     to the nearest label.
 
-    Args: as :func:`evaluate`.
+    Args: as :func:`evaluate`, and ``gt_trees``: :func:`vertex_trees` of ``gt_verts``, to score
+        several predictions of the same frames without rebuilding them (the same numbers).
     Returns:
         a dict with the keys of :data:`METRIC_KEYS`, each an (N,) float64 array in mm (F in
         [0, 1]); a joint key is NaN for a frame without valid joints (``mpjpe_t`` also for a frame
@@ -449,7 +483,7 @@ def evaluate_per_frame(
     if not has_verts:
         return out | dict.fromkeys(VERTEX_KEYS)
     n_frames = _array_like(gt_joints, "gt_joints").shape[0]
-    return out | _vertex_frame_values(pred_verts, gt_verts, n_frames)
+    return out | _vertex_frame_values(pred_verts, gt_verts, n_frames, gt_trees)
 
 
 def evaluate(

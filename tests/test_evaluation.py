@@ -19,7 +19,7 @@ from handkit.evaluation import (
     evaluate_predictors,
     evaluate_split,
     table_rows,
-    true_vertices,
+    truth_vertices,
 )
 from handkit.inference import (
     GateParams,
@@ -281,15 +281,15 @@ def test_several_predictors_share_one_read_and_one_ground_truth_per_video(
 
     def counted(*args, **kwargs):
         decoded.append(len(args[1]))
-        return true_vertices(*args, **kwargs)
+        return truth_vertices(*args, **kwargs)
 
-    monkeypatch.setattr(handkit.evaluation, "true_vertices", counted)
+    monkeypatch.setattr(handkit.evaluation, "truth_vertices", counted)
     reader = ArrayReader(videos)
     both = evaluate_predictors(reader, {"first": predictor, "other": other}, aligner,
                                {"first": ["propagation", "gated"], "other": ["regression"]},
                                progress=False)
     assert sorted(reader.opened) == list(range(len(reader)))  # every frame read once
-    assert decoded == [FRAMES - 4] * 2  # one decoding per video, of its scored frames
+    assert decoded == [FRAMES - 4] * 2  # one per video (vertices, k-d trees), scored frames
     assert list(both) == ["first", "other"]
     assert both["first"].modes == ("propagation", "gated")
     assert_same_result(both["first"], result)  # evaluate_split of every mode

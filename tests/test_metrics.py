@@ -19,6 +19,7 @@ from handkit.metrics import (
     procrustes_align,
     scaled_depth_align,
     translation_align,
+    vertex_trees,
 )
 
 ZERO = 1e-9  # mm: "exactly 0" up to float64 rounding
@@ -351,3 +352,22 @@ def test_bad_values_raise():
         fscore(joints[0], joints[0], 0.0)
     with pytest.raises(TypeError, match="real numbers"):
         evaluate(joints.astype(complex), joints)
+
+
+def test_prebuilt_ground_truth_trees_give_the_same_numbers(monkeypatch):
+    joints, verts = _hands(n=4, seed=3)
+    rng = np.random.default_rng(4)
+    preds = [verts + rng.normal(size=verts.shape) * s for s in (2.0, 6.0)]
+    trees = vertex_trees(torch.as_tensor(verts, dtype=torch.float32))
+    assert len(trees) == 4
+    monkeypatch.setattr(metrics, "_CHUNK_FRAMES", 3)  # trees are taken chunk by chunk
+    for pred in preds:
+        want = evaluate_per_frame(joints, joints, pred, verts.astype(np.float32))
+        got = evaluate_per_frame(joints, joints, pred, verts.astype(np.float32), gt_trees=trees)
+        for key in VERTEX_KEYS:
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-12)
+    gt = verts.astype(np.float32)
+    with pytest.raises(ValueError, match=r"gt_trees must hold one tree per frame \(4\), got 3"):
+        evaluate_per_frame(joints, joints, preds[0], gt, gt_trees=trees[:3])
+    with pytest.raises(ValueError, match=r"gt_trees must be vertex_trees\(gt_verts\) of the same"):
+        evaluate_per_frame(joints, joints, preds[0], gt, gt_trees=trees[::-1])  # other frames
