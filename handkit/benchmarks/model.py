@@ -25,6 +25,11 @@ What keeps the steps fast (batch 64, 2 cores, measured alternately in one run):
 * The aligner runs both ways in one call, so MANO runs once on 128 hands instead of twice on 64
   (MANO forward + backward is about 6 ms at 64 hands: no measurable gain, one call is simpler).
 * The input check reads the images once (their min and max, NaN included).
+* bf16 (``--precisions fp32 bf16``: the encoder under autocast, as ``--precision bf16`` trains)
+  pays only where the hardware has it: on a 2-core AMD EPYC without AVX-512 (emulated bf16) a
+  stage-1 step took 17x as long as in fp32 (66.7 s against 3.9 s, same run, loaded machine);
+  the issue that asked for it measured 535 ms against 999 ms for a ResNet-18 step on a CPU with
+  AVX-512 BF16. Training's ``--precision auto`` takes bf16 only where it is native.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ from handkit.data.video_format import VideoArrays, VideoDataset
 from handkit.errors import command, positive_int
 from handkit.losses import pair_objective, predictor_loss
 from handkit.models import HandPredictor, HandTargets, PoseAligner, forward_pair
+from handkit.models.precision import native_bf16
+from handkit.train.distributed import resolve_device
 
 BATCH = 64
 IMAGE_SIZES = (64, 128)
@@ -58,6 +65,7 @@ ADAM_OPTIONS = {"lr": LEARNING_RATE, "fused": True}
 parameters (about 6 ms against 20-37 ms per step on 2 cores)."""
 STAGE1_TARGET = 1.15
 STAGE3_TARGET = 2.2
+CPU = torch.device("cpu")
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,14 @@ def frame_batch(video: VideoArrays, frames: np.ndarray, size: int) -> FrameBatch
     return FrameBatch(images=images.contiguous(), intrinsics=intrinsics, targets=targets)
 
 
+def _to(batch: FrameBatch, device: torch.device) -> FrameBatch:
+    """``batch`` on ``device``."""
+    targets = HandTargets(**{name: getattr(batch.targets, name).to(device)
+                             for name in ("root", "theta", "beta", "joints", "joint_valid")})
+    return FrameBatch(images=batch.images.to(device), intrinsics=batch.intrinsics.to(device),
+                      targets=targets)
+
+
 def sample_frames(
     video: VideoArrays, batch: int, *, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -102,9 +118,11 @@ def sample_frames(
     return u, nearest_labelled(video.labelled)[u]
 
 
-def bare_step(images: torch.Tensor, channels_last: bool) -> Callable[[], None]:
-    """A torchvision ResNet-18 forward + backward + Adam step on ``images``."""
-    net = torchvision.models.resnet18(weights=None)
+def bare_step(images: torch.Tensor, channels_last: bool,
+              dtype: torch.dtype | None = None) -> Callable[[], None]:
+    """A torchvision ResNet-18 forward + backward + Adam step on ``images`` (its forward under
+    autocast in ``dtype`` when given, as the predictor's encoder with ``--precision bf16``)."""
+    net = torchvision.models.resnet18(weights=None).to(images.device)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
@@ -112,15 +130,26 @@ def bare_step(images: torch.Tensor, channels_last: bool) -> Callable[[], None]:
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
-        net(images).square().mean().backward()
+        with torch.autocast(images.device.type, dtype=dtype or torch.float32,
+                            enabled=dtype is not None):
+            out = net(images)
+        out.float().square().mean().backward()
         optimizer.step()
 
     return step
 
 
-def stage1_step(batch: FrameBatch, channels_last: bool) -> Callable[[], None]:
+def _predictor(channels_last: bool, dtype: torch.dtype | None, device: torch.device
+               ) -> HandPredictor:
+    predictor = HandPredictor(channels_last=channels_last).to(device)
+    predictor.encoder_dtype = dtype
+    return predictor
+
+
+def stage1_step(batch: FrameBatch, channels_last: bool,
+                dtype: torch.dtype | None = None) -> Callable[[], None]:
     """A stage-1 step: predictor, MANO, L_pred (Eq. 6), backward, Adam."""
-    predictor = HandPredictor(channels_last=channels_last)
+    predictor = _predictor(channels_last, dtype, batch.images.device)
     optimizer = torch.optim.Adam(predictor.parameters(), **ADAM_OPTIONS)
 
     def step() -> None:
@@ -131,10 +160,11 @@ def stage1_step(batch: FrameBatch, channels_last: bool) -> Callable[[], None]:
     return step
 
 
-def stage3_step(u: FrameBatch, s: FrameBatch, channels_last: bool) -> Callable[[], None]:
+def stage3_step(u: FrameBatch, s: FrameBatch, channels_last: bool,
+                dtype: torch.dtype | None = None) -> Callable[[], None]:
     """A stage-3 step: predictor on u and s, aligner both ways, MANO, L_total, backward, Adam."""
-    predictor = HandPredictor(channels_last=channels_last)
-    aligner = PoseAligner()
+    predictor = _predictor(channels_last, dtype, u.images.device)
+    aligner = PoseAligner().to(u.images.device)
     parameters = [*predictor.parameters(), *aligner.parameters()]
     optimizer = torch.optim.Adam(parameters, **ADAM_OPTIONS)
 
@@ -149,39 +179,51 @@ def stage3_step(u: FrameBatch, s: FrameBatch, channels_last: bool) -> Callable[[
     return step
 
 
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def time_steps(
-    steps: dict[str, Callable[[], None]], *, repeats: int
+    steps: dict[str, Callable[[], None]], *, repeats: int,
+    device: torch.device = CPU,
 ) -> dict[str, list[float]]:
     """Seconds per call of each step, ``repeats`` rounds of one call each in turn (after one
-    warm-up call each), so that load changes during the run hit every step alike."""
+    warm-up call each), so that load changes during the run hit every step alike (on a GPU
+    each call is timed to its end: the device is synchronised before and after)."""
     for step in steps.values():
         step()
     samples: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
+            _synchronize(device)
             start = time.perf_counter()
             step()
+            _synchronize(device)
             samples[name].append(time.perf_counter() - start)
     return samples
 
 
 def bench_size(
-    video: VideoArrays, *, batch: int, size: int, memory_format: str, repeats: int
+    video: VideoArrays, *, batch: int, size: int, memory_format: str, repeats: int,
+    precision: str = "fp32", device: torch.device = CPU,
 ) -> dict:
-    """Median times of the three steps at one image size and memory format, and the median
-    over rounds of each round's ratios (steady even if the load drifts between rounds)."""
+    """Median times of the three steps at one image size, memory format and precision, and the
+    median over rounds of each round's ratios (steady even if the load drifts between
+    rounds)."""
     torch.manual_seed(0)
     u_frames, s_frames = sample_frames(video, batch)
-    u, s = frame_batch(video, u_frames, size), frame_batch(video, s_frames, size)
+    u, s = (_to(frame_batch(video, frames, size), device) for frames in (u_frames, s_frames))
     channels_last = memory_format == "channels_last"
+    dtype = torch.bfloat16 if precision == "bf16" else None
     samples = time_steps({
-        "bare": bare_step(u.images, channels_last),
-        "stage1": stage1_step(u, channels_last),
-        "stage3": stage3_step(u, s, channels_last),
-    }, repeats=repeats)
+        "bare": bare_step(u.images, channels_last, dtype),
+        "stage1": stage1_step(u, channels_last, dtype),
+        "stage3": stage3_step(u, s, channels_last, dtype),
+    }, repeats=repeats, device=device)
     rounds = list(zip(samples["bare"], samples["stage1"], samples["stage3"], strict=True))
     return {
-        "size": size, "format": memory_format,
+        "size": size, "format": memory_format, "precision": precision,
         **{name: statistics.median(values) for name, values in samples.items()},
         "stage1_bare": statistics.median(s1 / bare for bare, s1, _ in rounds),
         "stage3_stage1": statistics.median(s3 / s1 for _, s1, s3 in rounds),
@@ -190,12 +232,13 @@ def bench_size(
 
 def format_rows(rows: list[dict]) -> str:
     """A plain-text table: ms per step and the two ratios."""
-    lines = [f"{'size':>4} {'format':>13} {'bare ms':>8} {'stage-1 ms':>10} {'stage-3 ms':>10} "
-             f"{'s1/bare':>7} {'s3/s1':>6}"]
+    lines = [f"{'size':>4} {'format':>13} {'prec':>4} {'bare ms':>8} {'stage-1 ms':>10} "
+             f"{'stage-3 ms':>10} {'s1/bare':>7} {'s3/s1':>6}"]
     for r in rows:
         lines.append(
-            f"{r['size']:>4} {r['format']:>13} {1e3 * r['bare']:>8.1f} {1e3 * r['stage1']:>10.1f} "
-            f"{1e3 * r['stage3']:>10.1f} {r['stage1_bare']:>7.3f} {r['stage3_stage1']:>6.3f}"
+            f"{r['size']:>4} {r['format']:>13} {r['precision']:>4} {1e3 * r['bare']:>8.1f} "
+            f"{1e3 * r['stage1']:>10.1f} {1e3 * r['stage3']:>10.1f} {r['stage1_bare']:>7.3f} "
+            f"{r['stage3_stage1']:>6.3f}"
         )
     return "\n".join(lines)
 
@@ -204,7 +247,7 @@ def ratio_lines(rows: list[dict]) -> list[str]:
     """One line per (size, format) and ratio, each with the word "ratio" and its target."""
     lines = []
     for r in rows:
-        where = f"{r['size']} px, {r['format']}"
+        where = f"{r['size']} px, {r['format']}, {r['precision']}"
         for name, value, target in (
             ("stage-1 / bare", r["stage1_bare"], STAGE1_TARGET),
             ("stage-3 / stage-1", r["stage3_stage1"], STAGE3_TARGET),
@@ -227,18 +270,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="image sizes S in pixels")
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS),
                         help="memory formats to time")
+    parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=["fp32"],
+                        help="the encoder's float type (bf16: autocast, as --precision bf16 "
+                             "trains)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where to time the steps (cuda: this machine's first GPU)")
     args = parser.parse_args(argv)
+    device = resolve_device(args.device)
     torch.set_num_threads(args.threads)
     dataset = VideoDataset(default_dataset_path(), "train")
     video_id = dataset.index["videos"][0]["id"]
     video = dataset.video(video_id)
-    print(f"training steps, CPU, batch {args.batch} (stage 3: {args.batch} pairs), fused Adam, "
+    print(f"training steps, {device}, batch {args.batch} (stage 3: {args.batch} pairs), "
+          f"fused Adam, bf16 native here: {native_bf16(device)}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"frames of {dataset.root.name}/{video_id}")
     print(f"load average before: {_load()}")
     rows = [bench_size(video, batch=args.batch, size=size, memory_format=memory_format,
-                       repeats=args.repeats)
-            for size in args.sizes for memory_format in args.formats]
+                       repeats=args.repeats, precision=precision, device=device)
+            for size in args.sizes for memory_format in args.formats
+            for precision in args.precisions]
     print(format_rows(rows))
     print("\n".join(ratio_lines(rows)))
     print(f"load average after: {_load()} ({os.cpu_count()} CPUs)")
