@@ -153,9 +153,9 @@ def evaluate_predictors(
     progress: bool = True,
 ) -> dict[str, EvaluationResult]:
     """:func:`evaluate_split` for several predictors in one pass over the split: each video is
-    read once and its ground-truth vertices decoded once (per MANO decoder); then each predictor
-    encodes it and runs its modes. Each result is the one :func:`evaluate_split` gives for that
-    predictor alone (the same numbers).
+    read once and its ground-truth vertices decoded once (with their k-d trees, per MANO
+    decoder); then each predictor encodes it and runs its modes. Each result is the one
+    :func:`evaluate_split` gives for that predictor alone (the same numbers).
 
     Args:
         predictors: name -> Hand Predictor (e.g. ``{"baseline": ..., "predictor": ...}``).
@@ -176,20 +176,9 @@ def evaluate_predictors(
                                     batch_size=batch_size, progress=progress)
     gates = {name: _gate(name, modes_of[name], gate, videos, aligner, aligner_batch_size)
              for name in predictors}
-    parts: dict[str, list[dict]] = {name: [] for name in predictors}
-    for position, video in progress_bar(videos.items(), desc="evaluate", show=progress):
-        rows = scored_rows(video.truth, video.labels)  # (R,)
-        truths: dict[int, TruthVertices] = {}  # id(MANO decoder) -> its ground-truth vertices
-        for name, predictor in predictors.items():
-            mano = aligner.mano if aligner is not None else predictor.mano
-            predictions = predict_video(video.features[name], video.labels, modes=modes_of[name],
-                                        aligner=aligner, mano=mano, gate_params=gates[name][0],
-                                        batch_size=aligner_batch_size)
-            if vertices and id(mano) not in truths:
-                truths[id(mano)] = truth_vertices(video.truth, rows, mano,
-                                                  batch_size=aligner_batch_size)
-            parts[name].append(score_video(position, video.truth, video.labels, predictions, rows,
-                                           truths[id(mano)] if vertices else None))
+    parts = _score_split(videos, predictors, modes_of, {n: g for n, (g, _) in gates.items()},
+                         aligner, vertices=vertices, batch_size=aligner_batch_size,
+                         progress=progress)
     positions = list(videos)
     return {name: split_result(modes_of[name], parts[name], positions=positions,
                                video_ids=[reader.video_ids[p] for p in positions],
@@ -262,6 +251,29 @@ def _gate(name: str, modes: tuple[str, ...], gate: GateParams | None,
     calibration = calibrate_gate([(v.features[name], v.labels) for v in videos.values()],
                                  aligner, batch_size=batch_size)
     return calibration.gate, calibration
+
+
+def _score_split(videos: dict[int, _Video], predictors: Mapping[str, HandPredictor],
+                 modes_of: dict[str, tuple[str, ...]], gates: dict[str, GateParams | None],
+                 aligner: PoseAligner | None, *, vertices: bool, batch_size: int,
+                 progress: bool) -> dict[str, list[dict]]:
+    """Each predictor's modes on each video, scored: name -> one
+    :func:`~handkit.evaluation_video.score_video` part per video. A video's ground-truth
+    vertices and their k-d trees are made once for all predictors (per MANO decoder)."""
+    parts: dict[str, list[dict]] = {name: [] for name in predictors}
+    for position, video in progress_bar(videos.items(), desc="evaluate", show=progress):
+        rows = scored_rows(video.truth, video.labels)  # (R,)
+        truths: dict[int, TruthVertices] = {}  # id(MANO decoder) -> its ground-truth vertices
+        for name, predictor in predictors.items():
+            mano = aligner.mano if aligner is not None else predictor.mano
+            predictions = predict_video(video.features[name], video.labels, modes=modes_of[name],
+                                        aligner=aligner, mano=mano, gate_params=gates[name],
+                                        batch_size=batch_size)
+            if vertices and id(mano) not in truths:
+                truths[id(mano)] = truth_vertices(video.truth, rows, mano, batch_size=batch_size)
+            parts[name].append(score_video(position, video.truth, video.labels, predictions, rows,
+                                           truths[id(mano)] if vertices else None))
+    return parts
 
 
 def calibrate_gate_on_reader(

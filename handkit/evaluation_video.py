@@ -1,6 +1,6 @@
 """One video of an evaluated split: read once (what inference may see, with its ground truth
-kept apart), its scored frames, their ground-truth vertices and the per-frame metrics of a
-set of predictions on them.
+kept apart), its scored frames, their ground-truth vertices (with k-d trees for the F-scores)
+and the per-frame metrics of a set of predictions on them.
 
 Split from :mod:`handkit.evaluation`, which evaluates whole splits with these pieces and
 re-exports the public ones (``from handkit.evaluation import read_video, true_vertices``
