@@ -122,6 +122,21 @@ def test_bf16_trains_differently_and_resumes_bit_for_bit(tmp_path):
     assert summary["precision"].startswith("bf16 -> bf16")
 
 
+@pytest.mark.timeout(600)
+def test_compiled_encoder_trains_and_resumes_bit_for_bit(tmp_path):
+    """--compile true: torch.compile on the encoder (the first step waits for the compiler);
+    the weights keep their names, the control gets its own compiled copy, resume is exact."""
+    config = TrainConfig(**{**TINY, "stage1_steps": 2, "control_steps": 1, "stage2_steps": 0,
+                            "stage3_steps": 0, "compile": True})
+    whole = train(config, tmp_path / "whole", progress=False)
+    train(config, tmp_path / "stopped", progress=False, stop_after=1)
+    resumed = train(config, tmp_path / "stopped", resume=True, progress=False)
+    assert same(weights(resumed.predictor), weights(whole.predictor))
+    saved = load_checkpoint(tmp_path / "whole" / "control.pt")["predictor"]
+    assert saved.keys() == whole.predictor.state_dict().keys()  # no "_orig_mod." names
+    assert json.loads((tmp_path / "whole" / "run.json").read_text())["compiled_encoder"]
+
+
 def test_same_seed_same_weights_other_seed_other_weights(tmp_path):
     config = TrainConfig(**{**TINY, "control_steps": 0, "stage2_steps": 0, "stage3_steps": 1})
     first = train(config, tmp_path / "a", progress=False)

@@ -107,6 +107,9 @@ class TrainConfig:
             CPU or GPU computes it natively, else fp32; :mod:`handkit.models.precision`).
         sync_batchnorm: with several processes on GPUs, normalise BatchNorm over all processes'
             groups (torch's SyncBatchNorm); off: each group by its own statistics.
+        compile: compile the predictor's encoder with ``torch.compile`` (its first steps wait
+            for the compiler; then each step is faster: ``python -m handkit bench model
+            --compile``). The float sums change, so runs with and without differ slightly.
     """
 
     dataset: str = "synthetic"
@@ -140,6 +143,7 @@ class TrainConfig:
     threads: int | None = None
     precision: str = "fp32"
     sync_batchnorm: bool = False
+    compile: bool = False
 
     def __post_init__(self) -> None:
         """Check every value's type (:mod:`handkit.checks`: integers, finite numbers, text)

@@ -126,6 +126,8 @@ class _Run:
         self.encoder_dtype = encoder_dtype(config.precision, self.device)
         self.predictor, self.aligner = build_modules(config)
         self.predictor.to(self.device).encoder_dtype = self.encoder_dtype
+        if config.compile:  # in place: the weights keep their names in checkpoints
+            self.predictor.encoder.compile()
         self.aligner.to(self.device)  # every module on the run's one device, from the start
         self.control: HandPredictor | None = None
         self.reader = open_reader(config)
@@ -146,6 +148,19 @@ class _Run:
         self.seconds: dict[str, float] = {}
         self.finished: list[str] = []
         self.last_saved = "none yet"
+
+    def copy_predictor(self) -> HandPredictor:
+        """A copy of the predictor (the control's start), with the same precision and, when
+        the config asks for it, its own compiled encoder."""
+        compiled = getattr(self.predictor.encoder, "_compiled_call_impl", None)
+        self.predictor.encoder._compiled_call_impl = None  # not deep-copied: compiled anew
+        try:
+            control = copy.deepcopy(self.predictor)
+        finally:
+            self.predictor.encoder._compiled_call_impl = compiled
+        if self.config.compile:
+            control.encoder.compile()
+        return control
 
     # -- data ---------------------------------------------------------------------------------
 
@@ -186,7 +201,7 @@ class _Run:
         self.predictor.load_state_dict(state["predictor"])
         self.aligner.load_state_dict(state["aligner"])
         if state["control_predictor"] is not None and "control" not in state["finished"]:
-            self.control = copy.deepcopy(self.predictor)
+            self.control = self.copy_predictor()
             self.control.load_state_dict(state["control_predictor"])
         self.finished = list(state["finished"])
         self.last_saved = f"{state['stage']}, step {int(state['step'])}"
@@ -423,7 +438,7 @@ def _train(run: _Run, folder: Path, held: contextlib.ExitStack, *, resume: bool,
         if config.steps(stage) == 0 or stage in run.finished:
             continue
         if stage == "control" and run.control is None:
-            run.control = copy.deepcopy(run.predictor)
+            run.control = run.copy_predictor()
         resuming = stage == current
         if not run.run_stage(stage, start if resuming else 0,
                              optimizer_state if resuming else None):
@@ -438,6 +453,7 @@ def _train(run: _Run, folder: Path, held: contextlib.ExitStack, *, resume: bool,
                "seconds_this_call": {k: round(v, 2) for k, v in run.seconds.items()},
                "threads": torch.get_num_threads(), "device": str(run.device),
                "precision": describe_precision(run.config.precision, run.device),
+               "compiled_encoder": run.config.compile,
                "processes": run.ranks.world_size, "parameter_spread_across_processes": spread,
                "gradient_averaging": distributed.describe(run.ranks),
                "torch": torch.__version__}
