@@ -43,6 +43,7 @@ from handkit.data.synthetic import generate_dataset
 from handkit.data.video_format import INDEX_FILE, VideoDataset
 from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_predictors
+from handkit.models.precision import PRECISIONS
 from handkit.table1_format import (  # noqa: F401 (re-exported: handkit.table1 names them)
     COLUMN_TITLES,
     COLUMNS,
@@ -57,6 +58,7 @@ from handkit.table1_format import (  # noqa: F401 (re-exported: handkit.table1 n
     method_order,
     paper_rows_lines,
     result_rows,
+    time_lines,
 )
 from handkit.train import TrainConfig, input_transform, load_run, open_reader, train
 from handkit.train.checkpoint import FINAL
@@ -247,6 +249,8 @@ def run_table1(setting: Table1Setting, out: str | Path, *, seeds: Sequence[int] 
         began = time.perf_counter()
         _train_seed(train_config(setting, data, seed), folder, progress=progress)
         result.seconds[f"train seed {seed}"] = time.perf_counter() - began
+        stages = json.loads((folder / "run.json").read_text())["seconds_this_call"]
+        result.seconds.update({f"  seed {seed} {k}": v for k, v in stages.items()})
         began = time.perf_counter()
         rows, distance = evaluate_run(folder, data=data, train_videos=setting.train_videos,
                                       vertices=setting.vertices, progress=progress)
@@ -291,12 +295,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", help="instead of the setting's seeds")
     parser.add_argument("--out", type=Path, help="results folder (default runs/table1-SETTING)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--precision", choices=PRECISIONS, help="training's --precision "
+                        "(default: the setting's, fp32)")
+    parser.add_argument("--compile", action="store_true", help="training's --compile true")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.seeds and min(args.seeds) < 0:
         raise InputError(f"--seeds must be integers >= 0, got {args.seeds}")
     out = check_output_folder(args.out or Path("runs") / f"table1-{args.setting}", "--out")
     began = time.perf_counter()
-    result = run_table1(SETTINGS[args.setting], out, seeds=args.seeds, progress=not args.quiet)
+    setting = SETTINGS[args.setting]
+    extra = {"precision": args.precision} if args.precision else {}
+    setting = replace(setting, train={**setting.train, **extra, **(
+        {"compile": True} if args.compile else {})})
+    result = run_table1(setting, out, seeds=args.seeds, progress=not args.quiet)
     print(format_report(result))
     print(f"\n{time.perf_counter() - began:.0f} s; results in {out}", file=sys.stderr)
     return 0
@@ -380,6 +391,9 @@ def sample_checkpoint_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=SAMPLE_CHECKPOINT)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--precision", choices=PRECISIONS, help="training's --precision "
+                        "(default: the setting's, fp32)")
+    parser.add_argument("--compile", action="store_true", help="training's --compile true")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     check_output_folder(args.out.parent, "the folder of --out")
     check_output_folder(Path("runs"), "the runs folder")

@@ -194,7 +194,20 @@ def format_report(result: Table1Result) -> str:
     title = (f"Synthetic Table I ({result.setting.name}; seeds {list(seeds)}; unlabelled "
              f"frames; mm, F in [0, 1])")
     lines = format_table(result.rows, result.distance_rows, title=title)
-    return "\n".join(lines + _paper_lines(NAME_WIDTH) + [""] + claims(result))
+    return "\n".join(lines + _paper_lines(NAME_WIDTH) + [""] + claims(result)
+                     + [""] + time_lines(result.seconds))
+
+
+def time_lines(seconds: dict[str, float]) -> list[str]:
+    """Where the time went: data, each seed's training (and its stages) and evaluation."""
+    if not seconds:
+        return []
+    total = sum(v for k, v in seconds.items() if not k.startswith(" "))
+    lines = [f"Time (wall, s): {total:.0f} in all"]
+    for name, value in seconds.items():
+        share = "" if name.startswith(" ") else f" ({100 * value / max(total, 1e-9):.0f} %)"
+        lines.append(f"  {name:<24s} {value:8.1f}{share}")
+    return lines
 
 
 def _seed_spread(result: Table1Result) -> str:

@@ -26,6 +26,7 @@ from handkit.table1 import (
     read_results,
     result_rows,
     run_table1,
+    time_lines,
 )
 from handkit.train import input_transform, load_run
 from handkit.viz.results import table1_figure
@@ -151,6 +152,18 @@ def test_report_states_the_claims_with_the_papers_numbers(tiny_result):
     assert (f"{align:.1f} vs {control:.1f} mm; per seed the control minus Baseline + Align is "
             f"{control - align:+.1f} mm") in report
     assert claims(result)[1] == line
+
+
+def test_report_says_where_the_time_went(tiny_result):
+    out, result = tiny_result
+    stages = json.loads((out / "seed0" / "run.json").read_text())["seconds_this_call"]
+    assert {f"  seed 0 {k}" for k in stages} <= set(result.seconds)
+    lines = time_lines(result.seconds)
+    total = sum(v for k, v in result.seconds.items() if not k.startswith(" "))
+    assert lines[0] == f"Time (wall, s): {total:.0f} in all"
+    assert any(line.startswith("  train seed 0 ") and line.endswith("%)") for line in lines)
+    assert any(line.startswith("    seed 0 stage1 ") for line in lines)
+    assert "\n".join(lines) in format_report(result)
 
 
 def paper_row_printed(report: str, dataset: str, row: str) -> list[float]:
