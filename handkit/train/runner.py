@@ -18,6 +18,10 @@ one before), ``stage1.pt``, ``control.pt``, ``final.pt`` (each stage's weights),
 long). One run writes into a folder at a time; ``force`` replaces the old run only at the new
 one's first checkpoint; stale temporaries are removed; contradictory or empty requests are
 refused before the folder is touched: see :mod:`handkit.train.folder`.
+
+This module runs the stage loop, its checkpoints and the stage weights; each stage's step
+function (the batch a step draws, its rolls, the update) is built by
+:mod:`handkit.train.stage_steps`.
 """
 
 from __future__ import annotations
@@ -31,14 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
-from handkit.data.batch import FrameBatch, FrameDataset, PairBatch, PairDataset
-from handkit.data.pairs import LabelledFrameSampler, LabelledPairSampler, PairSampler
+from handkit.data.batch import FrameDataset, PairDataset
 from handkit.models import HandPredictor, PoseAligner
-from handkit.models.pair import PairModel
 from handkit.models.precision import describe as describe_precision
 from handkit.progress import progress_bar
 from handkit.train import distributed
@@ -57,31 +57,17 @@ from handkit.train.folder import (
     write_json,
 )
 from handkit.train.parts import (
-    StepBatches,
     adam,
     build_modules,
     check_on_device,
     encoder_dtype,
-    group_rows,
     input_transform,
     learning_rate,
     open_reader,
 )
+from handkit.train.stage_steps import StageSteps
 from handkit.train.stages import stage_modules, stage_parameters
-from handkit.train.steps import (
-    LabelledPairs,
-    TrainingDiverged,
-    aligner_step,
-    draw_angles,
-    frozen_outputs,
-    pair_step,
-    predictor_step,
-    roll_frames,
-    roll_pair,
-    take_frames,
-    take_targets,
-    targets,
-)
+from handkit.train.steps import TrainingDiverged
 
 __all__ = ["ORDER", "RUN_FILES", "RunFolderError", "TrainResult", "TrainedRun", "train",
            "load_run", "open_reader", "input_transform", "build_modules", "learning_rate"]
@@ -141,9 +127,10 @@ class _Run:
                             ("stage3", config.pair_batch_size)):
             if config.steps(stage) > 0:  # a clear error now rather than at the stage's start
                 distributed.group_positions(size, self.ranks.world_size * config.accumulate)
-        self.frames = FrameDataset(self.reader, transform=transform, seed=config.seed)
-        self.pairs = PairDataset(self.reader, transform=transform, seed=config.seed)
-        self.masks = masks
+        self.stage_steps = StageSteps(
+            config, self.ranks, masks,
+            frames=FrameDataset(self.reader, transform=transform, seed=config.seed),
+            pairs=PairDataset(self.reader, transform=transform, seed=config.seed))
         self.steps_left = stop_after
         self.seconds: dict[str, float] = {}
         self.finished: list[str] = []
@@ -161,30 +148,6 @@ class _Run:
         if self.config.compile:
             control.encoder.compile()
         return control
-
-    # -- data ---------------------------------------------------------------------------------
-
-    def _groups(self, global_size: int) -> list[np.ndarray]:
-        """This process's groups of positions in a global batch of ``global_size``."""
-        return distributed.my_groups(global_size, self.ranks, self.config.accumulate)
-
-    def _loader(self, dataset, sampler, start: int, stop: int, groups: list[np.ndarray]
-                ) -> DataLoader:
-        return DataLoader(dataset, batch_sampler=StepBatches(sampler, start, stop, groups),
-                          collate_fn=dataset.collate)
-
-    def _angles(self, stage: str, step: int, global_size: int) -> torch.Tensor | None:
-        """The rolls of step ``step``'s global batch (None without augmentation)."""
-        if self.config.rotation_aug_rad <= 0:
-            return None
-        return draw_angles(self._generator(stage, step), global_size,
-                           self.config.rotation_aug_rad)
-
-    def _seed(self, stage: str) -> int:
-        return self.config.seed * 10 + ORDER.index(stage)
-
-    def _generator(self, stage: str, step: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self._seed(stage) * 1_000_003 + step)
 
     # -- checkpoints --------------------------------------------------------------------------
 
@@ -237,7 +200,8 @@ class _Run:
         optimizer = adam(parameters, self.config, self.device)
         if optimizer_state is not None:
             optimizer.load_state_dict(optimizer_state)
-        step_fn = self._step_function(stage, optimizer, start, steps, self._stage_model(stage))
+        model = self.stage_steps.model(stage, self.predictor, self.aligner, self.control)
+        step_fn = self.stage_steps.function(stage, optimizer, start, steps, model, self.predictor)
         curves = Curves(self.folder, stage, start) if self.ranks.main else None
         bar = progress_bar(total=steps, initial=start, desc=stage, show=self.progress,
                            leave=True, dynamic_ncols=True)
@@ -282,92 +246,6 @@ class _Run:
             self.save_weights("stage1.pt", self.predictor, aligner=False)
         elif stage == "control":
             self.save_weights("control.pt", self.control, aligner=False)
-
-    def _stage_model(self, stage: str) -> torch.nn.Module:
-        """The module ``stage`` trains, as one module (stage 3: predictor and aligner), wrapped
-        in DistributedDataParallel when several processes train."""
-        module = {"stage1": self.predictor, "control": self.control, "stage2": self.aligner,
-                  "stage3": PairModel(self.predictor, self.aligner)}[stage]
-        return distributed.wrap(module, self.ranks, sync_batchnorm=self.config.sync_batchnorm)
-
-    def _step_function(self, stage: str, optimizer, start: int, steps: int,
-                       model: torch.nn.Module) -> Callable[[int], dict[str, float]]:
-        config, device, loss, ranks = self.config, self.device, self.config.loss, self.ranks
-        if stage in ("stage1", "control"):
-            size = config.batch_size if stage == "stage1" else 2 * config.pair_batch_size
-            groups = self._groups(size)
-            sampler = LabelledFrameSampler(self.masks, num_samples=size, seed=self._seed(stage))
-            batches = iter(self._loader(self.frames, sampler, start, steps, groups))
-
-            def frame_step(step: int) -> dict[str, float]:
-                batch, angles = next(batches).to(device), self._angles(stage, step, size)
-                parts = [roll_frames(take_frames(batch, rows),
-                                     None if angles is None else angles[positions])
-                         for rows, positions in group_rows(groups, device)]
-                return predictor_step(model, optimizer, parts, loss_config=loss, ranks=ranks,
-                                      stage=stage, step=step)
-
-            return frame_step
-        if stage == "stage2":
-            return self._aligner_steps(optimizer, model)
-        size = config.pair_batch_size
-        groups = self._groups(size)
-        sampler = PairSampler(self.masks, p_unlabelled=config.p_unlabelled,
-                              max_gap=config.max_gap, num_near_labelled=config.num_near_labelled,
-                              num_samples=size, seed=self._seed(stage))
-        pairs = iter(self._loader(self.pairs, sampler, start, steps, groups))
-
-        def pairs_step(step: int) -> dict[str, float]:
-            batch, angles = next(pairs).to(device), self._angles(stage, step, size)
-            parts = [roll_pair(PairBatch(take_frames(batch.s, rows), take_frames(batch.u, rows)),
-                               None if angles is None else angles[positions])
-                     for rows, positions in group_rows(groups, device)]
-            return pair_step(model, optimizer, parts, loss_config=loss, ranks=ranks, step=step,
-                             backward_detach=config.backward_detach)
-
-        return pairs_step
-
-    def _aligner_steps(self, optimizer, model: torch.nn.Module) -> Callable[[int], dict]:
-        """Stage 2 on pairs of labelled frames. Without rolls the frozen predictor's outputs on
-        every labelled frame are computed once; with rolls (``rotation_aug_rad`` > 0) each frame
-        of a pair gets its own roll (both are labelled, so both labels follow), and the frozen
-        predictor runs on the rolled frames at every step."""
-        labelled = sorted((int(v), int(f)) for v, f in LabelledFrameSampler(self.masks).draw())
-        row_of = {item: row for row, item in enumerate(labelled)}
-        frames = FrameBatch.collate([self.frames[item] for item in labelled]).to(self.device)
-        outputs = frozen_outputs(self.predictor, frames)
-        size = self.config.pair_batch_size
-        groups = self._groups(size)
-        sampler = LabelledPairSampler(self.masks, num_near_labelled=self.config.num_near_labelled,
-                                      num_samples=size, seed=self._seed("stage2"))
-
-        def stage2_step(step: int) -> dict[str, float]:
-            sampler.set_epoch(step)
-            items = sampler.draw()  # (size, 4) video, s, u, True: the global batch
-            angles = self._angles("stage2", step, 2 * size)  # s frames first, then u frames
-            parts = []
-            for positions in groups:
-                mine = items[positions]
-                rows = torch.tensor([row_of[(v, f)] for v, f in mine[:, :2].tolist()]
-                                    + [row_of[(v, f)] for v, f in mine[:, [0, 2]].tolist()],
-                                    device=self.device)  # (2b,) s then u
-                both = take_frames(frames, rows)
-                if angles is None:
-                    pred = outputs.take(rows)
-                else:
-                    both = roll_frames(both, angles[np.concatenate([positions, positions + size])])
-                    pred = frozen_outputs(self.predictor, both)
-                pred_s, pred_u = pred.split(len(positions))
-                target = targets(both)
-                half = slice(0, len(positions)), slice(len(positions), None)
-                parts.append(LabelledPairs(pred_u=pred_u, pred_s=pred_s,
-                                           target_u=take_targets(target, half[1]),
-                                           target_s=take_targets(target, half[0])))
-            return aligner_step(model, optimizer, parts,
-                                backward_target=self.config.stage2_backward_target,
-                                loss_config=self.config.loss, ranks=self.ranks, step=step)
-
-        return stage2_step
 
 
 def train(config: TrainConfig, out: str | Path, *, resume: bool = False, force: bool = False,
