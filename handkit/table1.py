@@ -18,13 +18,14 @@ A setting (:data:`SETTINGS`) fixes everything: the generated data set (seeded, c
 into ``<out>/seed<k>/`` (an interrupted run resumes, a finished one is reused); the results go
 to ``<out>/results.json``, ``table1.csv``, ``by_distance.csv``, ``table1.html`` (a bar chart)
 and ``report.txt`` (the table printed with the paper's numbers beside it). The rows, their
-names and their printed form live in :mod:`handkit.table1_format` (re-exported here).
+names and their printed form live in :mod:`handkit.table1_format`; writing and reading the
+results files and the paths of the shipped checkpoint and committed seed-1 results in
+:mod:`handkit.table1_files` (both re-exported here).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import fcntl
 import hashlib
 import json
@@ -44,6 +45,15 @@ from handkit.data.video_format import INDEX_FILE, VideoDataset
 from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_predictors
 from handkit.models.precision import PRECISIONS
+from handkit.table1_files import (  # noqa: F401 (re-exported: handkit.table1 names them)
+    COMMITTED_SEED1,
+    SAMPLE_CHECKPOINT,
+    committed_seed1_path,
+    read_results,
+    sample_checkpoint_path,
+    save_results,
+    saved_rows,
+)
 from handkit.table1_format import (  # noqa: F401 (re-exported: handkit.table1 names them)
     COLUMN_TITLES,
     COLUMNS,
@@ -261,31 +271,6 @@ def run_table1(setting: Table1Setting, out: str | Path, *, seeds: Sequence[int] 
     return result
 
 
-def save_results(result: Table1Result, out: Path) -> None:
-    """``results.json``, ``table1.csv``, ``by_distance.csv``, ``report.txt``, ``table1.html``."""
-    from handkit.viz.results import table1_figure  # plotly only when saving
-
-    (out / "results.json").write_text(json.dumps({
-        "setting": asdict(result.setting), "rows": result.rows,
-        "distance_rows": result.distance_rows,
-        "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
-    }, indent=2, default=_plain) + "\n")
-    for name, rows in (("table1.csv", result.rows), ("by_distance.csv", result.distance_rows)):
-        with (out / name).open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    (out / "report.txt").write_text(format_report(result) + "\n")
-    table1_figure(result.rows, result.distance_rows).write_html(out / "table1.html",
-                                                                 include_plotlyjs=True)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    raise TypeError(f"cannot write {type(value).__name__} to JSON")
-
-
 @command("experiment table1")
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m handkit experiment table1``: see the module docstring."""
@@ -313,10 +298,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-#: Where the shipped checkpoint lives, relative to the repository root.
-SAMPLE_CHECKPOINT = Path("data_samples") / "checkpoint" / "table1_full_seed0.npz"
-
-
 def export_sample_checkpoint(out: str | Path = SAMPLE_CHECKPOINT, *, runs: str | Path = "runs",
                              seed: int = 0, progress: bool = True) -> Path:
     """The checkpoint shipped in ``data_samples/``: the full Table I setting's run of ``seed``
@@ -327,7 +308,7 @@ def export_sample_checkpoint(out: str | Path = SAMPLE_CHECKPOINT, *, runs: str |
 
     setting = SETTINGS["full"]
     folder = Path(runs) / "table1-full"
-    rows, distance = _saved_rows(folder, setting, seed)
+    rows, distance = saved_rows(folder, setting, seed)
     if not rows:  # train (or reuse) and evaluate
         result = run_table1(setting, folder, seeds=[seed], progress=progress)
         rows = [r for r in result.rows if r["seed"] == seed]
@@ -336,49 +317,6 @@ def export_sample_checkpoint(out: str | Path = SAMPLE_CHECKPOINT, *, runs: str |
              "setting": asdict(replace(setting, seeds=(seed,))), "table1_rows": rows,
              "table1_distance_rows": distance}
     return export_weights(folder / f"seed{seed}", out, extra=extra)
-
-
-def sample_checkpoint_path() -> Path:
-    """The shipped checkpoint in this handkit repository (``data_samples/checkpoint``)."""
-    path = Path(__file__).resolve().parents[1] / SAMPLE_CHECKPOINT
-    if not path.is_file():
-        raise FileNotFoundError(f"expected the shipped checkpoint at {path}; make it with "
-                                "python -m handkit experiment sample-checkpoint")
-    return path
-
-
-#: The full setting's seed-1 run (``--setting full --seeds 1``), committed beside the shipped
-#: seed-0 checkpoint so notebooks 07 and 08 can compare two seeds without training.
-COMMITTED_SEED1 = Path("experiments") / "table1_full_seed1" / "results.json"
-
-
-def read_results(path: str | Path) -> tuple[list[dict], list[dict]]:
-    """The rows and distance rows of a Table I run's ``results.json`` (:func:`save_results`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no Table I results at {path}; make them with python -m handkit "
-                                "experiment table1")
-    saved = json.loads(path.read_text())
-    return saved["rows"], saved["distance_rows"]
-
-
-def committed_seed1_path() -> Path:
-    """The committed seed-1 results of the full setting in this handkit repository."""
-    return Path(__file__).resolve().parents[1] / COMMITTED_SEED1
-
-
-def _saved_rows(folder: Path, setting: Table1Setting, seed: int) -> tuple[list, list]:
-    """The rows of ``seed`` that ``folder/results.json`` holds for this setting (else empty)."""
-    path = folder / "results.json"
-    if not path.is_file() or not (folder / f"seed{seed}" / FINAL).is_file():
-        return [], []
-    saved = json.loads(path.read_text())
-    same = {k: saved["setting"][k] for k in ("data", "train")} == \
-        json.loads(json.dumps({"data": setting.data, "train": setting.train}))
-    if not same:
-        return [], []
-    return ([r for r in saved["rows"] if r["seed"] == seed],
-            [r for r in saved["distance_rows"] if r["seed"] == seed])
 
 
 @command("experiment sample-checkpoint")

@@ -1,0 +1,96 @@
+"""Table I's files: the results folder a run writes (:func:`save_results`) and reads back
+(:func:`read_results`, :func:`saved_rows`), and where this repository keeps the shipped
+checkpoint (:data:`SAMPLE_CHECKPOINT`) and the committed seed-1 results
+(:data:`COMMITTED_SEED1`). :mod:`handkit.table1` runs the experiment and re-exports these names.
+
+A results folder holds ``results.json`` (the setting, the rows and distance rows of
+:mod:`handkit.table1_format`, the seconds each part took), ``table1.csv``, ``by_distance.csv``,
+``report.txt`` and ``table1.html`` (a bar chart).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from handkit.table1_format import format_report
+from handkit.train.checkpoint import FINAL
+
+if TYPE_CHECKING:
+    from handkit.table1 import Table1Result, Table1Setting
+
+#: Where the shipped checkpoint lives, relative to the repository root.
+SAMPLE_CHECKPOINT = Path("data_samples") / "checkpoint" / "table1_full_seed0.npz"
+
+#: The full setting's seed-1 run (``--setting full --seeds 1``), committed beside the shipped
+#: seed-0 checkpoint so notebooks 07 and 08 can compare two seeds without training.
+COMMITTED_SEED1 = Path("experiments") / "table1_full_seed1" / "results.json"
+
+
+def save_results(result: Table1Result, out: Path) -> None:
+    """``results.json``, ``table1.csv``, ``by_distance.csv``, ``report.txt``, ``table1.html``."""
+    from handkit.viz.results import table1_figure  # plotly only when saving
+
+    (out / "results.json").write_text(json.dumps({
+        "setting": asdict(result.setting), "rows": result.rows,
+        "distance_rows": result.distance_rows,
+        "seconds": {k: round(v, 1) for k, v in result.seconds.items()},
+    }, indent=2, default=_plain) + "\n")
+    for name, rows in (("table1.csv", result.rows), ("by_distance.csv", result.distance_rows)):
+        with (out / name).open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    (out / "report.txt").write_text(format_report(result) + "\n")
+    table1_figure(result.rows, result.distance_rows).write_html(out / "table1.html",
+                                                                 include_plotlyjs=True)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def read_results(path: str | Path) -> tuple[list[dict], list[dict]]:
+    """The rows and distance rows of a Table I run's ``results.json`` (:func:`save_results`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no Table I results at {path}; make them with python -m handkit "
+                                "experiment table1")
+    saved = json.loads(path.read_text())
+    return saved["rows"], saved["distance_rows"]
+
+
+def saved_rows(folder: Path, setting: Table1Setting, seed: int) -> tuple[list, list]:
+    """The rows and distance rows of ``seed`` that ``folder/results.json`` holds for this
+    setting's data and training, when the seed's run there is finished (else empty lists)."""
+    path = folder / "results.json"
+    if not path.is_file() or not (folder / f"seed{seed}" / FINAL).is_file():
+        return [], []
+    saved = json.loads(path.read_text())
+    same = {k: saved["setting"][k] for k in ("data", "train")} == \
+        json.loads(json.dumps({"data": setting.data, "train": setting.train}))
+    if not same:
+        return [], []
+    return ([r for r in saved["rows"] if r["seed"] == seed],
+            [r for r in saved["distance_rows"] if r["seed"] == seed])
+
+
+def sample_checkpoint_path() -> Path:
+    """The shipped checkpoint in this handkit repository (``data_samples/checkpoint``)."""
+    path = Path(__file__).resolve().parents[1] / SAMPLE_CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"expected the shipped checkpoint at {path}; make it with "
+                                "python -m handkit experiment sample-checkpoint")
+    return path
+
+
+def committed_seed1_path() -> Path:
+    """The committed seed-1 results of the full setting in this handkit repository."""
+    return Path(__file__).resolve().parents[1] / COMMITTED_SEED1
