@@ -6,7 +6,7 @@ import torch
 from scipy.linalg import orthogonal_procrustes
 from scipy.spatial.transform import Rotation
 
-from handkit import metrics
+from handkit import metrics_inputs
 from handkit.metrics import (
     JOINT_KEYS,
     METRIC_KEYS,
@@ -188,7 +188,8 @@ def test_fscores_match_brute_force_and_evaluate_averages_per_frame_f():
 
 
 def test_nearest_distances_match_brute_force_in_chunks(monkeypatch):
-    monkeypatch.setattr(metrics, "_CHUNK_FRAMES", 2)
+    monkeypatch.setattr(metrics_inputs, "CHUNK_FRAMES", 2)
+    assert len(metrics_inputs.frame_chunks(5)) == 3  # the patch reaches the chunking
     rng = np.random.default_rng(8)
     query, reference = rng.normal(size=(5, 30, 3)), rng.normal(size=(5, 17, 3))
     brute = np.linalg.norm(query[:, :, None] - reference[:, None], axis=-1).min(axis=2)
@@ -202,7 +203,8 @@ def test_chunked_evaluation_matches_one_chunk(monkeypatch):
     rng = np.random.default_rng(9)
     pred_verts = verts + rng.normal(size=verts.shape) * 4
     whole = evaluate_per_frame(joints, joints, pred_verts, verts)
-    monkeypatch.setattr(metrics, "_CHUNK_FRAMES", 2)
+    monkeypatch.setattr(metrics_inputs, "CHUNK_FRAMES", 2)
+    assert len(metrics_inputs.frame_chunks(5)) == 3  # the patch reaches the chunking
     chunked = evaluate_per_frame(joints, joints, pred_verts, verts)
     for key in VERTEX_KEYS:
         np.testing.assert_allclose(chunked[key], whole[key], atol=1e-12)
@@ -360,7 +362,7 @@ def test_prebuilt_ground_truth_trees_give_the_same_numbers(monkeypatch):
     preds = [verts + rng.normal(size=verts.shape) * s for s in (2.0, 6.0)]
     trees = vertex_trees(torch.as_tensor(verts, dtype=torch.float32))
     assert len(trees) == 4
-    monkeypatch.setattr(metrics, "_CHUNK_FRAMES", 3)  # trees are taken chunk by chunk
+    monkeypatch.setattr(metrics_inputs, "CHUNK_FRAMES", 3)  # trees are taken chunk by chunk
     for pred in preds:
         want = evaluate_per_frame(joints, joints, pred, verts.astype(np.float32))
         got = evaluate_per_frame(joints, joints, pred, verts.astype(np.float32), gt_trees=trees)
