@@ -119,13 +119,15 @@ def sample_frames(
 
 
 def bare_step(images: torch.Tensor, channels_last: bool,
-              dtype: torch.dtype | None = None) -> Callable[[], None]:
+              dtype: torch.dtype | None = None, compile: bool = False) -> Callable[[], None]:
     """A torchvision ResNet-18 forward + backward + Adam step on ``images`` (its forward under
     autocast in ``dtype`` when given, as the predictor's encoder with ``--precision bf16``)."""
     net = torchvision.models.resnet18(weights=None).to(images.device)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
+    if compile:
+        net.compile()
     optimizer = torch.optim.Adam(net.parameters(), **ADAM_OPTIONS)
 
     def step() -> None:
@@ -139,17 +141,19 @@ def bare_step(images: torch.Tensor, channels_last: bool,
     return step
 
 
-def _predictor(channels_last: bool, dtype: torch.dtype | None, device: torch.device
-               ) -> HandPredictor:
+def _predictor(channels_last: bool, dtype: torch.dtype | None, device: torch.device,
+               compile: bool) -> HandPredictor:
     predictor = HandPredictor(channels_last=channels_last).to(device)
     predictor.encoder_dtype = dtype
+    if compile:  # as training's --compile
+        predictor.encoder.compile()
     return predictor
 
 
 def stage1_step(batch: FrameBatch, channels_last: bool,
-                dtype: torch.dtype | None = None) -> Callable[[], None]:
+                dtype: torch.dtype | None = None, compile: bool = False) -> Callable[[], None]:
     """A stage-1 step: predictor, MANO, L_pred (Eq. 6), backward, Adam."""
-    predictor = _predictor(channels_last, dtype, batch.images.device)
+    predictor = _predictor(channels_last, dtype, batch.images.device, compile)
     optimizer = torch.optim.Adam(predictor.parameters(), **ADAM_OPTIONS)
 
     def step() -> None:
@@ -161,9 +165,9 @@ def stage1_step(batch: FrameBatch, channels_last: bool,
 
 
 def stage3_step(u: FrameBatch, s: FrameBatch, channels_last: bool,
-                dtype: torch.dtype | None = None) -> Callable[[], None]:
+                dtype: torch.dtype | None = None, compile: bool = False) -> Callable[[], None]:
     """A stage-3 step: predictor on u and s, aligner both ways, MANO, L_total, backward, Adam."""
-    predictor = _predictor(channels_last, dtype, u.images.device)
+    predictor = _predictor(channels_last, dtype, u.images.device, compile)
     aligner = PoseAligner().to(u.images.device)
     parameters = [*predictor.parameters(), *aligner.parameters()]
     optimizer = torch.optim.Adam(parameters, **ADAM_OPTIONS)
@@ -206,7 +210,7 @@ def time_steps(
 
 def bench_size(
     video: VideoArrays, *, batch: int, size: int, memory_format: str, repeats: int,
-    precision: str = "fp32", device: torch.device = CPU,
+    precision: str = "fp32", device: torch.device = CPU, compile: bool = False,
 ) -> dict:
     """Median times of the three steps at one image size, memory format and precision, and the
     median over rounds of each round's ratios (steady even if the load drifts between
@@ -216,14 +220,18 @@ def bench_size(
     u, s = (_to(frame_batch(video, frames, size), device) for frames in (u_frames, s_frames))
     channels_last = memory_format == "channels_last"
     dtype = torch.bfloat16 if precision == "bf16" else None
+    began = time.perf_counter()
     samples = time_steps({
-        "bare": bare_step(u.images, channels_last, dtype),
-        "stage1": stage1_step(u, channels_last, dtype),
-        "stage3": stage3_step(u, s, channels_last, dtype),
+        "bare": bare_step(u.images, channels_last, dtype, compile),
+        "stage1": stage1_step(u, channels_last, dtype, compile),
+        "stage3": stage3_step(u, s, channels_last, dtype, compile),
     }, repeats=repeats, device=device)
+    # the warm-up calls (compiling, with --compile) are what the timed rounds did not measure
+    warm_up = time.perf_counter() - began - sum(sum(v) for v in samples.values())
     rounds = list(zip(samples["bare"], samples["stage1"], samples["stage3"], strict=True))
     return {
-        "size": size, "format": memory_format, "precision": precision,
+        "size": size, "format": memory_format + ("+compile" if compile else ""),
+        "precision": precision, "warm_up": warm_up,
         **{name: statistics.median(values) for name, values in samples.items()},
         "stage1_bare": statistics.median(s1 / bare for bare, s1, _ in rounds),
         "stage3_stage1": statistics.median(s3 / s1 for _, s1, s3 in rounds),
@@ -232,11 +240,11 @@ def bench_size(
 
 def format_rows(rows: list[dict]) -> str:
     """A plain-text table: ms per step and the two ratios."""
-    lines = [f"{'size':>4} {'format':>13} {'prec':>4} {'bare ms':>8} {'stage-1 ms':>10} "
+    lines = [f"{'size':>4} {'format':>21} {'prec':>4} {'bare ms':>8} {'stage-1 ms':>10} "
              f"{'stage-3 ms':>10} {'s1/bare':>7} {'s3/s1':>6}"]
     for r in rows:
         lines.append(
-            f"{r['size']:>4} {r['format']:>13} {r['precision']:>4} {1e3 * r['bare']:>8.1f} "
+            f"{r['size']:>4} {r['format']:>21} {r['precision']:>4} {1e3 * r['bare']:>8.1f} "
             f"{1e3 * r['stage1']:>10.1f} {1e3 * r['stage3']:>10.1f} {r['stage1_bare']:>7.3f} "
             f"{r['stage3_stage1']:>6.3f}"
         )
@@ -273,6 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--precisions", nargs="+", choices=("fp32", "bf16"), default=["fp32"],
                         help="the encoder's float type (bf16: autocast, as --precision bf16 "
                              "trains)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time every step with torch.compile (as training's --compile; "
+                             "the compile time is printed)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where to time the steps (cuda: this machine's first GPU)")
     args = parser.parse_args(argv)
@@ -287,10 +298,16 @@ def main(argv: list[str] | None = None) -> int:
           f"frames of {dataset.root.name}/{video_id}")
     print(f"load average before: {_load()}")
     rows = [bench_size(video, batch=args.batch, size=size, memory_format=memory_format,
-                       repeats=args.repeats, precision=precision, device=device)
+                       repeats=args.repeats, precision=precision, device=device,
+                       compile=compile)
             for size in args.sizes for memory_format in args.formats
-            for precision in args.precisions]
+            for precision in args.precisions
+            for compile in ((False, True) if args.compile else (False,))]
     print(format_rows(rows))
+    for r in rows:
+        if r["format"].endswith("+compile"):
+            print(f"warm-up with compiling ({r['size']} px, {r['format']}, {r['precision']}): "
+                  f"{r['warm_up']:.0f} s")
     print("\n".join(ratio_lines(rows)))
     print(f"load average after: {_load()} ({os.cpu_count()} CPUs)")
     return 0
