@@ -1,8 +1,9 @@
 """Drive JupyterLab in headless Chromium the way a student does (for tests/test_browser.py).
 
 A :class:`LabServer` starts ``python -m handkit lab`` (the launcher ``make lab`` uses) on
-127.0.0.1 with a token, on working copies in a scratch folder and with scratch Jupyter config,
-runtime, settings and workspace folders (never the user's ``~/.jupyter``).
+127.0.0.1 with a token, on working copies in a scratch folder (with the parameters the caller
+gives written into their parameters cells) and with scratch Jupyter config, runtime, settings and
+workspace folders (never the user's ``~/.jupyter``).
 :func:`exercise_notebook` opens one notebook, runs all its cells from the Run menu, waits for the
 kernel to be idle (the status bar's kernel status), plays with every explorer's sliders through
 the DOM, and returns what it saw: WebGL contexts, figures drawn or not, errors.
@@ -24,11 +25,16 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from handkit.lab import prepare_copies
+from tests.notebook_parameters import set_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Live WebGL contexts a notebook may hold after Run All and the slider moves (issue #7).
@@ -120,10 +126,21 @@ def _free_port() -> int:
 
 
 class LabServer:
-    """``python -m handkit lab`` on working copies in ``folder``, scratch Jupyter folders."""
+    """``python -m handkit lab`` on working copies in ``folder``, scratch Jupyter folders.
 
-    def __init__(self, folder: Path, *, notebooks: Path = ROOT / "notebooks") -> None:
+    ``parameters`` (notebook stem -> values) are written into the parameters cell of those
+    copies before JupyterLab starts (:func:`tests.notebook_parameters.set_parameters`); the
+    launcher keeps copies that exist, and ``notebooks`` is only read.
+    """
+
+    def __init__(self, folder: Path, *, notebooks: Path = ROOT / "notebooks",
+                 parameters: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self.folder = folder
+        if parameters:
+            copies = folder / "notebooks"
+            prepare_copies(notebooks, copies)
+            for name, values in parameters.items():
+                set_parameters(copies / f"{name}.ipynb", values)
         self.port, self.token = _free_port(), secrets.token_hex(16)
         scratch = folder / "jupyter"
         env = dict(os.environ)

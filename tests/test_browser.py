@@ -1,10 +1,14 @@
 """The notebooks in a real browser: JupyterLab + headless Chromium, driven like a student would.
 
-For every notebook in notebooks/: open it, Run All, wait for the kernel, check that no output is
-an error, that every plotly figure is drawn (rendered, not blank, not raw JSON, no lost WebGL
-context), that the explorers' sliders are there and moving one changes its figure, that after
-50 slider moves at most 12 WebGL contexts are live and every figure is still drawn, and that the
-page logged no uncaught JavaScript error. New notebooks are covered without changes here.
+For every notebook in notebooks/: write its alternate parameters (``ALT_PARAMETERS`` in
+tests/notebook_parameters.py, the set papermill runs in tests/test_notebooks.py) into the
+parameters cell of its working copy, open the copy, Run All, wait for the kernel, check that no
+output is an error, that every plotly figure is drawn (rendered, not blank, not raw JSON, no lost
+WebGL context), that the explorers' sliders are there and moving one changes its figure, that
+after 50 slider moves at most 12 WebGL contexts are live and every figure is still drawn, and
+that the page logged no uncaught JavaScript error. The defaults are run by nbval (``make test``),
+so the browser runs the other set, which is also cheaper where it trains (06, 07, 08). New
+notebooks are covered without changes here (they need an ``ALT_PARAMETERS`` entry anyway).
 
 Needs the Debian package ``chromium`` (Playwright drives it; its own browser download is not
 used); skipped, with the reason in the summary, where it is missing. Screenshots and one JSON
@@ -13,13 +17,16 @@ report per notebook go to runs/browser-test/<time>/.
 
 from __future__ import annotations
 
+import ast
 import os
 from datetime import datetime
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from tests.browser_lab import CHROMIUM_ARGS, ROOT, WEBGL_BUDGET, LabServer, chromium_path
+from tests.notebook_parameters import ALT_PARAMETERS, parameters_cell
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.timeout(600)]
 
@@ -55,7 +62,7 @@ def committed():
 
 @pytest.fixture(scope="module")
 def lab(run_folder, committed):
-    server = LabServer(run_folder)
+    server = LabServer(run_folder, parameters=ALT_PARAMETERS)
     yield server
     server.close()
 
@@ -72,6 +79,15 @@ def browser():
 def test_notebook_in_jupyterlab(name, lab, browser, run_folder):
     from tests.browser_lab import exercise_notebook
 
+    assert name in ALT_PARAMETERS, (
+        f"add an entry for {name!r} to ALT_PARAMETERS in tests/notebook_parameters.py"
+    )
+    copy = nbformat.read(Path(lab.folder) / "notebooks" / f"{name}.ipynb", as_version=4)
+    values = {statement.targets[0].id: ast.literal_eval(statement.value)
+              for statement in ast.parse(parameters_cell(copy).source).body}
+    assert {k: values.get(k) for k in ALT_PARAMETERS[name]} == ALT_PARAMETERS[name], (
+        f"{name}: the working copy's parameters cell does not hold ALT_PARAMETERS"
+    )
     report = exercise_notebook(browser, lab, name, run_folder)
     assert not report.problems, (
         f"{name} in JupyterLab: " + "; ".join(report.problems)
