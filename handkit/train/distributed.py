@@ -130,6 +130,9 @@ def wrap(module: nn.Module, ranks: Ranks, *, sync_batchnorm: bool = False) -> nn
         check_sync_batchnorm(True, ranks.device)
         for name, child in list(module.named_children()):
             setattr(module, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+    # the MANO arrays never change: DDP would copy them (363,124 floats) at every forward
+    DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(
+        module, constant_buffers(module))
     device_ids = [ranks.device.index] if ranks.device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=device_ids, broadcast_buffers=True)
 
@@ -168,6 +171,15 @@ def mean_values(values: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     return all_reduce(values.clone(), ranks, "loss terms") / ranks.world_size
 
 
+#: Buffers that never change (the MANO model's arrays) are not synchronised.
+CONSTANT_BUFFER = ".mano."
+
+
+def constant_buffers(module: nn.Module) -> list[str]:
+    """Names of ``module``'s buffers that training never changes (the MANO arrays)."""
+    return [name for name, _ in module.named_buffers() if CONSTANT_BUFFER in f".{name}"]
+
+
 def broadcast_buffers(modules: list[nn.Module], ranks: Ranks) -> None:
     """Rank 0's buffers (BatchNorm's running statistics) to every rank, in place: what DDP does
     at each forward pass, done once more at a stage's end, so the frozen predictor of stage 2,
@@ -175,8 +187,10 @@ def broadcast_buffers(modules: list[nn.Module], ranks: Ranks) -> None:
     if not ranks.enabled:
         return
     for module in modules:
+        constant = set(constant_buffers(module))
         for name, buffer in module.named_buffers():
-            dist.broadcast(check_device(buffer, ranks, f"buffer {name}"), src=0)
+            if name not in constant:
+                dist.broadcast(check_device(buffer, ranks, f"buffer {name}"), src=0)
 
 
 def parameter_spread(modules: list[nn.Module], ranks: Ranks) -> float:
