@@ -17,7 +17,6 @@ from torch.utils.data import Sampler
 from handkit.data.datasets import network_input, open_dataset
 from handkit.data.frames import VideoFrames
 from handkit.models import HandPredictor, PoseAligner
-from handkit.models import precision as precision_module
 from handkit.train.config import TrainConfig
 
 
@@ -89,12 +88,6 @@ def group_rows(groups: list[np.ndarray], device: torch.device
         out.append((torch.arange(offset, offset + len(positions), device=device), positions))
         offset += len(positions)
     return out
-
-
-def encoder_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The predictor encoder's autocast type for ``precision`` on ``device`` (None: float32;
-    :mod:`handkit.models.precision`)."""
-    return precision_module.encoder_dtype(precision, device)
 
 
 def check_on_device(modules: list[torch.nn.Module], device: torch.device) -> None:

@@ -40,6 +40,7 @@ import torch
 from handkit.data.batch import FrameDataset, PairDataset
 from handkit.models import HandPredictor, PoseAligner
 from handkit.models.precision import describe as describe_precision
+from handkit.models.precision import encoder_dtype
 from handkit.progress import progress_bar
 from handkit.train import distributed
 from handkit.train.checkpoint import FINAL, LATEST, save_checkpoint
@@ -60,7 +61,6 @@ from handkit.train.parts import (
     adam,
     build_modules,
     check_on_device,
-    encoder_dtype,
     input_transform,
     learning_rate,
     open_reader,
@@ -109,9 +109,9 @@ class _Run:
         if config.threads:
             torch.set_num_threads(config.threads)
         distributed.check_sync_batchnorm(config.sync_batchnorm, self.device)
-        self.encoder_dtype = encoder_dtype(config.precision, self.device)
         self.predictor, self.aligner = build_modules(config)
-        self.predictor.to(self.device).encoder_dtype = self.encoder_dtype
+        self.predictor.to(self.device).encoder_dtype = encoder_dtype(config.precision,
+                                                                     self.device)
         if config.compile:  # in place: the weights keep their names in checkpoints
             self.predictor.encoder.compile()
         self.aligner.to(self.device)  # every module on the run's one device, from the start
