@@ -36,13 +36,13 @@ run: setup
 	$(VENV_PYTHON) -m handkit run
 
 # Lint (ruff; settings in pyproject.toml), then unit tests and doctests (tests/, handkit/), and
-# each notebook run three ways: nbval at its defaults over the committed notebooks (outputs
-# compared), papermill at its alternate parameters (tests/test_notebooks.py, ALT_PARAMETERS in
-# tests/notebook_parameters.py), and the browser test at those alternate parameters
-# (tests/test_browser.py: JupyterLab in headless Chromium; skipped, with the reason printed, where
-# /usr/bin/chromium is missing). A module that fails to import is reported as an error without
-# hiding the other tests' results; -rs lists why tests were skipped; --durations=25 lists the 25
-# slowest tests (set-up and teardown counted apart), so a CI log shows where the time goes.
+# each notebook run twice: nbval at its defaults over the committed notebooks (outputs compared),
+# and the browser test at its alternate parameters (tests/test_browser.py, ALT_PARAMETERS in
+# tests/notebook_parameters.py: JupyterLab in headless Chromium; where /usr/bin/chromium is
+# missing it is skipped, with the reason printed, and papermill runs those parameters instead).
+# A module that fails to import is reported as an error without hiding the other tests' results;
+# -rs lists why tests were skipped; --durations=25 lists the 25 slowest tests (set-up and
+# teardown counted apart), so a CI log shows where the time goes.
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV_PYTHON) -m pytest -rs --durations=25 --continue-on-collection-errors handkit tests \

@@ -15,6 +15,7 @@ page and drops the oldest beyond that, which blanks its figure).
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -117,6 +118,11 @@ def chromium_path() -> str | None:
         if os.access(candidate, os.X_OK):
             return candidate
     return None
+
+
+def browser_available() -> bool:
+    """True where tests/test_browser.py runs: Chromium and Playwright are both installed."""
+    return chromium_path() is not None and importlib.util.find_spec("playwright") is not None
 
 
 def _free_port() -> int:

@@ -6,8 +6,10 @@ parameters cell of its working copy, open the copy, Run All, wait for the kernel
 output is an error, that every plotly figure is drawn (rendered, not blank, not raw JSON, no lost
 WebGL context), that the explorers' sliders are there and moving one changes its figure, that
 after 50 slider moves at most 12 WebGL contexts are live and every figure is still drawn, and
-that the page logged no uncaught JavaScript error. The defaults are run by nbval (``make test``),
-so the browser runs the other set, which is also cheaper where it trains (06, 07, 08). New
+that the page logged no uncaught JavaScript error, and that the numbers the run wrote to
+``out_json`` differ from the committed notebook's (tests/notebook_results.py; papermill makes
+this run instead where Chromium is missing). The defaults are run by nbval (``make test``), so
+the browser runs the other set, which is also cheaper where it trains (06, 07, 08). New
 notebooks are covered without changes here (they need an ``ALT_PARAMETERS`` entry anyway).
 
 Needs the Debian package ``chromium`` (Playwright drives it; its own browser download is not
@@ -18,6 +20,7 @@ report per notebook go to runs/browser-test/<time>/.
 from __future__ import annotations
 
 import ast
+import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -27,6 +30,7 @@ import pytest
 
 from tests.browser_lab import CHROMIUM_ARGS, ROOT, WEBGL_BUDGET, LabServer, chromium_path
 from tests.notebook_parameters import ALT_PARAMETERS, parameters_cell
+from tests.notebook_results import check_alternate_results
 
 pytestmark = [pytest.mark.browser, pytest.mark.notebook, pytest.mark.timeout(600)]
 
@@ -96,6 +100,10 @@ def test_notebook_in_jupyterlab(name, lab, browser, run_folder):
     assert report.webgl_after_moves["live"] <= WEBGL_BUDGET
     assert report.moves >= 50 or report.explorers == 0, report
     assert report.figures > 0, f"{name}: no plotly figure found in the page"
+    written = Path(lab.folder) / "notebooks" / values["out_json"]
+    assert written.is_file(), f"{name}: Run All in JupyterLab wrote no {written}"
+    check_alternate_results(ROOT / "notebooks" / f"{name}.ipynb", ALT_PARAMETERS[name],
+                            json.loads(written.read_text()), "JupyterLab")
 
 
 def test_jupyterlab_worked_on_copies_and_left_notebooks_untouched(lab, committed):

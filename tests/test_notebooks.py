@@ -6,7 +6,6 @@ committed ones; each notebook's last cell, tagged `checks`, asserts its claims.)
 from __future__ import annotations
 
 import ast
-import math
 import re
 from pathlib import Path
 
@@ -15,7 +14,9 @@ import pytest
 from nbval.plugin import get_sanitize_patterns
 
 from handkit.experiments import OUT_JSON, run_notebooks
+from tests.browser_lab import browser_available
 from tests.notebook_parameters import ALT_PARAMETERS
+from tests.notebook_results import check_alternate_results, code_cells
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -29,21 +30,6 @@ EXPECTED_NOTEBOOKS = ("01_mano_basics", "02_sparse_videos", "03_hand_predictor",
 
 #: nbval's markers for cells whose output it does not compare (comments and tags).
 NBVAL_UNCHECKED = ("NBVAL_IGNORE_OUTPUT", "NBVAL_SKIP", "nbval-ignore-output", "nbval-skip")
-
-
-def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
-    return [cell for cell in notebook.cells if cell.cell_type == "code" and cell.source.strip()]
-
-
-def numbers_in(value) -> list[float]:
-    """Every int or float (bools excluded) in nested dicts and lists."""
-    if isinstance(value, dict):
-        return [n for v in value.values() for n in numbers_in(v)]
-    if isinstance(value, list):
-        return [n for v in value for n in numbers_in(v)]
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return [value]
-    return []
 
 
 def test_expected_notebooks_exist():
@@ -72,90 +58,21 @@ def test_one_parameters_cell_after_the_imports(path):
     assert OUT_JSON in names, f"{path.name}: the parameters cell does not set {OUT_JSON}"
 
 
-def committed_results(path: Path) -> dict:
-    """What the committed notebook wrote to ``out_json`` at its defaults.
-
-    The last cell (tagged ``checks``) ends with ``write_results(out_json, results)``, whose
-    return value (the dict written, floats rounded to 4 decimals) is that cell's output.
-    """
-    notebook = nbformat.read(path, as_version=4)
-    cells = [cell for cell in code_cells(notebook) if "checks" in cell.metadata.get("tags", [])]
-    assert len(cells) == 1, f"{path.name}: {len(cells)} code cells tagged 'checks', want 1"
-    assert cells[0].source.rstrip().endswith(f"write_results({OUT_JSON}, results)"), (
-        f"{path.name}: the 'checks' cell should end with write_results({OUT_JSON}, results)"
-    )
-    shown = [output.data["text/plain"] for output in cells[0].outputs
-             if output.output_type == "execute_result"]
-    assert len(shown) == 1, (
-        f"{path.name}: the 'checks' cell has no output of write_results; re-execute it with "
-        "`make notebooks`"
-    )
-    return ast.literal_eval(shown[0])
-
-
-def leaves(value, path: tuple = ()) -> dict[tuple, object]:
-    """Every value that is not a dict or list in nested dicts and lists, by its path of keys."""
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return {path: value}
-    return {k: v for key, item in items for k, v in leaves(item, (*path, key)).items()}
-
-
-#: Numbers within 1 % of each other (or 0.01 apart) count as the same: the committed training
-#: numbers come from another machine (their cells are NBVAL_IGNORE_OUTPUT) and may differ from
-#: this machine's a little. (Measured: every notebook's alternate run changes at least one
-#: compared number by more than 30 %.)
-SAME_RELATIVE = 0.01
-
-
-def same(a, b) -> bool:
-    numbers = (int, float)
-    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) \
-            and not isinstance(b, bool):
-        return math.isclose(a, b, rel_tol=SAME_RELATIVE, abs_tol=SAME_RELATIVE)
-    return a == b
-
-
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
 def test_alternate_parameters_run_and_change_the_committed_numbers(path, tmp_path):
     """papermill runs the notebook at ALT_PARAMETERS; the numbers it writes are finite and,
     beyond echoes of the parameters themselves and timings, differ from those the committed
-    notebook (executed at the defaults; nbval re-runs it there) wrote."""
+    notebook (executed at the defaults; nbval re-runs it there) wrote. Where the browser test
+    runs, it makes this run and this check in JupyterLab instead (one run per parameter set)."""
+    if browser_available():
+        pytest.skip("the browser test runs the alternate parameters (tests/test_browser.py)")
     assert path.stem in ALT_PARAMETERS, (
         f"add an entry for {path.stem!r} to ALT_PARAMETERS in tests/notebook_parameters.py"
     )
     parameters = ALT_PARAMETERS[path.stem]
-    default = committed_results(path)
-    assert numbers_in(default), f"{path.name}: the committed notebook wrote no numbers: {default}"
-    assert all(math.isfinite(n) for n in numbers_in(default)), f"{path.name}: {default}"
-
     alternate = run_notebooks([path], tmp_path, parameters, kernel=None)[path.stem]
-    numbers = numbers_in(alternate)
-    assert numbers, f"{path.name} ({parameters}) wrote no numbers: {alternate}"
-    assert all(math.isfinite(n) for n in numbers), f"{path.name} ({parameters}): {alternate}"
-
-    echoed = {name: alternate[name] for name in parameters if name in alternate}
-    assert all(same(value, parameters[name]) for name, value in echoed.items()), (
-        f"{path.name}: the results named like parameters {echoed} do not hold the values "
-        f"given, {parameters}; did papermill's values reach the notebook?"
-    )
-    before, after = leaves(default), leaves(alternate)
-    compared = [key for key in before.keys() & after.keys()  # not parameters, not timings
-                if not any(str(k) in parameters or "seconds" in str(k) for k in key)]
-    assert compared, (
-        f"{path.name}: the committed results share no key with this run's {sorted(alternate)}; "
-        "re-execute the notebook with `make notebooks`"
-    )
-    changed = [key for key in compared if not same(before[key], after[key])]
-    assert changed, (
-        f"{path.name}: {parameters} changed none of the {len(compared)} results it writes "
-        f"(beyond the parameters and timings), against the committed notebook's; are those "
-        "parameters used?"
-    )
+    check_alternate_results(path, parameters, alternate, "papermill")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)

@@ -11,7 +11,7 @@ import pytest
 
 from handkit.experiments import run_notebooks
 from handkit.train import TrainConfig, train
-from tests.test_notebooks import numbers_in
+from tests.notebook_results import numbers_in
 
 ROOT = Path(__file__).resolve().parent.parent
 HO3D = str(ROOT / "data_samples" / "ho3d_fixture")
