@@ -5,6 +5,7 @@ Commands:
   data synth     generate a synthetic sparsely-labelled video set
   evaluate       Table I rows of a trained run folder (python -m handkit evaluate -h)
   experiment table1   the synthetic Table I (train, evaluate, report)
+  experiment ablation   ablations of the aligner's training, branched from Table I's runs
   experiment sample-checkpoint   the trained weights shipped in data_samples/checkpoint/
   experiment sweep-figures   the README's figures of the committed K x lambda_align sweep
   lab            JupyterLab on working copies of the notebooks (make lab)
@@ -35,6 +36,7 @@ COMMANDS = {
     ("data", "synth"): "handkit.data.synthetic",
     ("evaluate",): "handkit.evaluate_cli",
     ("experiment", "table1"): "handkit.table1",
+    ("experiment", "ablation"): "handkit.ablation",
     ("experiment", "sample-checkpoint"): "handkit.table1:sample_checkpoint_main",
     ("experiment", "sweep-figures"): "handkit.k_lambda:figures_main",
     ("lab",): "handkit.lab",

@@ -54,12 +54,14 @@ class FrameErrors:
         distance: (N,) int64 |u - N(u)|.
         metrics: mode -> metric key -> (N,) float64 (mm; F in [0, 1]); vertex keys absent
             without vertices.
+        joints: (N,) float64 annotated joints per frame: a frame's weight in MPJPE means.
     """
 
     video: np.ndarray
     frame: np.ndarray
     distance: np.ndarray
     metrics: dict[str, dict[str, np.ndarray]]
+    joints: np.ndarray
 
     def mpjpe(self, mode: str) -> np.ndarray:
         """(N,) per-frame MPJPE of ``mode``, mm."""
@@ -156,7 +158,7 @@ def split_result(modes: tuple[str, ...], parts: Sequence[dict], *, positions: Se
         bin_counts=tuple(int(b.sum()) for b in in_bin),
         frames=FrameErrors(video=np.array([renumber[v] for v in cat("video")], dtype=np.int64),
                            frame=cat("frame").astype(np.int64), distance=distance.astype(np.int64),
-                           metrics=metrics),
+                           metrics=metrics, joints=count),
         video_ids=tuple(video_ids), label_frames=tuple(label_frames),
         skipped=skipped, gate=gate, calibration=calibration,
     )

@@ -20,6 +20,9 @@ Readings where the paper is silent:
   radians as it is.
 * The feature differences enter as they are (no scaling).
 * Both output layers start at zero, so an untrained aligner copies gamma_b ("copy the label").
+* ``anchored=True`` (an ablation, not the paper): each displacement is phi(gamma_b, dz) -
+  phi(gamma_b, 0), so equal features (dz = 0) copy gamma_b whatever the weights; the paper's
+  phi(gamma_b, 0) is whatever training made it, since its pairs are rarely of similar frames.
 * gamma_b is cast to the aligner's dtype and device; with float32 inputs beta_a is beta_b itself.
 
 Introduced in ``notebooks/04_pose_alignment.ipynb``.
@@ -58,6 +61,7 @@ class PoseAligner(nn.Module):
         num_blocks: residual blocks in each of phi^r and phi^theta.
         mano_root: official MANO folder, or None for the embedded hand.
         side: "right" or "left".
+        anchored: subtract phi(gamma_b, 0) from each displacement (see the module docstring).
 
     Example:
         >>> aligner = PoseAligner()
@@ -77,8 +81,10 @@ class PoseAligner(nn.Module):
         num_blocks: int = 2,
         mano_root: str | Path | None = None,
         side: str = "right",
+        anchored: bool = False,
     ):
         super().__init__()
+        self.anchored = bool(anchored)
         if not root_scale_mm > 0:
             raise ValueError(f"root_scale_mm must be positive, got {root_scale_mm!r}")
         self.root_scale_mm = float(root_scale_mm)
@@ -115,12 +121,23 @@ class PoseAligner(nn.Module):
     def align_root(self, root_b: torch.Tensor, z_r_diff: torch.Tensor) -> torch.Tensor:
         """Eq. 3: (B, 3) r_b mm, (B, 512) z_a^r - z_b^r -> (B, 3) r_a mm."""
         scale = self.root_scale_mm
-        step = self.root_net(torch.cat([root_b / scale, z_r_diff], 1))  # (B, 3), in scale units
+        step = self._displacement(self.root_net, root_b / scale, z_r_diff)  # (B, 3), scale units
         return root_b + scale * step
 
     def align_theta(self, theta_b: torch.Tensor, z_theta_diff: torch.Tensor) -> torch.Tensor:
         """Eq. 4: (B, 48) theta_b, (B, 512) z_a^theta - z_b^theta -> (B, 48) theta_a."""
-        return theta_b + self.theta_net(torch.cat([theta_b, z_theta_diff], 1))
+        return theta_b + self._displacement(self.theta_net, theta_b, z_theta_diff)
+
+    def _displacement(self, net: nn.Module, value_b: torch.Tensor, z_diff: torch.Tensor
+                      ) -> torch.Tensor:
+        """phi(value_b, z_diff): (B, D), (B, 512) -> (B, D); anchored: minus phi(value_b, 0)
+        (both in one call of ``net``, 2B rows)."""
+        if not self.anchored:
+            return net(torch.cat([value_b, z_diff], 1))
+        both = net(torch.cat([value_b.repeat(2, 1),
+                              torch.cat([z_diff, torch.zeros_like(z_diff)])], 1))
+        moved, still = both.chunk(2)
+        return moved - still
 
     def _cast(self, gamma_b: HandParams) -> HandParams:
         """gamma_b in the aligner's dtype and device (the same tensors if they already are)."""

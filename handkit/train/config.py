@@ -26,6 +26,7 @@ STAGES = ("stage1", "stage2", "stage3")
 LR_SCHEDULES = ("constant", "cosine")
 STAGE2_BACKWARD_TARGETS = ("prediction", "label")
 BACKWARD_DETACH = ("none", "aligned", "predicted")
+STAGE2_ROLLS = ("independent", "shared")
 
 
 def _at_least(low: float):
@@ -89,13 +90,20 @@ class TrainConfig:
             learn), "aligned" (J_u^align is the target: the term only pulls the predictor towards
             the propagated label, as Sec. II-C describes its role) or "predicted" (J_u^reg is the
             target: only the aligner learns from it).
+        stage2_roll: how stage 2 rolls a pair's two labelled frames: "independent" (each by its
+            own angle, so the aligner also learns a relative roll) or "shared" (both by one
+            angle, as stage 3 rolls its pairs and as video frames are at inference).
+    Model (ablations):
+        aligner_anchored: the Pose Aligner's displacements are phi(gamma_b, dz) - phi(gamma_b, 0)
+            (:class:`handkit.models.PoseAligner`, ``anchored``): equal features carry the label
+            unchanged, at any weights. Off: Eqs. 3-4 as written.
     Sampling (Sec. IV):
         p_unlabelled: stage-3 probability of an unlabelled I_u.
         max_gap: stage-3 unlabelled I_u satisfy |u - s| < max_gap.
         num_near_labelled: labelled I_u among the labels nearest s (s included).
         rotation_aug_rad: rolls in [-a, a] (Appendix C: pi/8) in every stage: stages 1 and 3
             and the control roll each image (a pair's two frames by the same angle), stage 2
-            each of its two labelled frames by its own angle; 0 switches augmentation off.
+            as ``stage2_roll`` says; 0 switches augmentation off.
     Run:
         seed: everything random is a function of it (initial weights, batches, rolls).
         checkpoint_every: steps between checkpoints (and at every stage's end).
@@ -132,6 +140,8 @@ class TrainConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     stage2_backward_target: str = "prediction"
     backward_detach: str = "none"
+    stage2_roll: str = "independent"
+    aligner_anchored: bool = False
     p_unlabelled: float = 0.5
     max_gap: int = 64
     num_near_labelled: int = 3
@@ -158,7 +168,8 @@ class TrainConfig:
         for name, allowed in (("lr_schedule", LR_SCHEDULES), ("device", ("cpu", "cuda", "auto")),
                               ("precision", PRECISIONS),
                               ("stage2_backward_target", STAGE2_BACKWARD_TARGETS),
-                              ("backward_detach", BACKWARD_DETACH)):
+                              ("backward_detach", BACKWARD_DETACH),
+                              ("stage2_roll", STAGE2_ROLLS)):
             if getattr(self, name) not in allowed:
                 raise InputError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.dataset not in DATASET_NAMES:

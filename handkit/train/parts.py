@@ -64,7 +64,7 @@ def build_modules(config: TrainConfig) -> tuple[HandPredictor, PoseAligner]:
     """Fresh modules with the seed's initial weights."""
     torch.manual_seed(config.seed)
     predictor = HandPredictor(d_off_mm=config.d_off(), mano_root=config.mano_root)
-    aligner = PoseAligner(mano_root=config.mano_root)
+    aligner = PoseAligner(mano_root=config.mano_root, anchored=config.aligner_anchored)
     return predictor, aligner
 
 

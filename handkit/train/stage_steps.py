@@ -88,6 +88,14 @@ class StageSteps:
         return draw_angles(self.generator(stage, step), global_size,
                            self.config.rotation_aug_rad)
 
+    def rolls_stage2(self, step: int, size: int) -> torch.Tensor | None:
+        """Stage 2's (2 size,) rolls of step ``step``: the s frames' then the u frames'; with
+        ``stage2_roll="shared"`` a pair's two frames get the same angle."""
+        if self.config.stage2_roll == "independent":
+            return self.angles("stage2", step, 2 * size)
+        angles = self.angles("stage2", step, size)
+        return None if angles is None else angles.repeat(2)
+
     def seed(self, stage: str) -> int:
         """The seed of ``stage``'s sampler."""
         return self.config.seed * 10 + ORDER.index(stage)
@@ -149,8 +157,9 @@ class StageSteps:
                          predictor: HandPredictor) -> StepFunction:
         """Stage 2 on pairs of labelled frames. Without rolls the frozen ``predictor``'s outputs
         on every labelled frame are computed once; with rolls (``rotation_aug_rad`` > 0) each
-        frame of a pair gets its own roll (both are labelled, so both labels follow), and the
-        frozen predictor runs on the rolled frames at every step."""
+        frame of a pair is rolled (both are labelled, so both labels follow; by its own angle or
+        by the pair's, ``stage2_roll``), and the frozen predictor runs on the rolled frames at
+        every step."""
         labelled = sorted((int(v), int(f)) for v, f in LabelledFrameSampler(self.masks).draw())
         row_of = {item: row for row, item in enumerate(labelled)}
         frames = FrameBatch.collate([self.frames[item] for item in labelled]).to(self.device)
@@ -163,7 +172,7 @@ class StageSteps:
         def stage2_step(step: int) -> dict[str, float]:
             sampler.set_epoch(step)
             items = sampler.draw()  # (size, 4) video, s, u, True: the global batch
-            angles = self.angles("stage2", step, 2 * size)  # s frames first, then u frames
+            angles = self.rolls_stage2(step, size)  # (2 size,) s frames first, then u
             parts = []
             for positions in groups:
                 mine = items[positions]

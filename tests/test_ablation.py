@@ -1,0 +1,85 @@
+"""The ablation experiment (handkit.ablation) at a tiny setting: every variant trains (branched
+from the Table I run of its seed), is evaluated beside copy and interpolation per distance bin
+with bootstrap intervals, and a second call reuses every run; and the switches it flips."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from handkit.ablation import ALIGNER_MODES, LABEL_MODES, VARIANTS, main, run_ablation
+from handkit.bootstrap import video_bootstrap
+from handkit.errors import InputError
+from handkit.train import TrainConfig
+from handkit.train.stage_steps import StageSteps
+from tests.test_table1 import TINY
+
+
+@pytest.fixture(scope="module")
+def tiny_ablation(tmp_path_factory):
+    threads = torch.get_num_threads()
+    out = tmp_path_factory.mktemp("ablation") / "tiny"
+    yield out, run_ablation(TINY, out, variants=["detach_aligned", "anchored"], progress=False)
+    torch.set_num_threads(threads)
+
+
+def test_every_variant_is_evaluated_beside_the_label_references(tiny_ablation):
+    out, result = tiny_ablation
+    seen = {(row["variant"], row["mode"]) for row in result.rows}
+    assert seen == ({("table1", mode) for mode in LABEL_MODES + ALIGNER_MODES}
+                    | {(v, mode) for v in ("detach_aligned", "anchored") for mode in ALIGNER_MODES})
+    for row in result.rows:
+        if row["frames"]:
+            assert row["ci_low"] - 1e-6 <= row["mpjpe"] <= row["ci_high"] + 1e-6, row
+    every = [r for r in result.rows if r["distance"] == "all"]
+    assert all(r["frames"] > 0 and np.isfinite(r["mpjpe"]) for r in every)
+    branched = json.loads((out / "seed0" / "anchored" / "run.json").read_text())
+    assert set(branched["seconds_this_call"]) == {"stage2", "stage3"}  # stage 1 shared
+    with (out / "ablation.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == len(result.rows)
+    report = (out / "report.txt").read_text()
+    assert "anchored: Propagation" in report and "Copy nearest label" in report
+
+
+def test_a_second_call_reuses_every_run(tiny_ablation, capsys):
+    out, result = tiny_ablation
+    before = {p: p.stat().st_mtime_ns for p in out.glob("seed0/*/final.pt")}
+    again = run_ablation(TINY, out, variants=["detach_aligned", "anchored"], progress=False)
+    assert {p: p.stat().st_mtime_ns for p in out.glob("seed0/*/final.pt")} == before
+    assert [r["mpjpe"] for r in again.rows] == [r["mpjpe"] for r in result.rows]
+
+
+def test_unknown_variants_are_refused(tmp_path, capsys):
+    with pytest.raises(InputError, match=r"unknown variant\(s\) \['nope'\]"):
+        run_ablation(TINY, tmp_path, variants=["nope"], progress=False)
+    assert main(["--out", str(tmp_path / "cli"), "--variants", "nope", "--quiet"]) == 1
+    assert "unknown variant(s) ['nope']" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+    assert set(VARIANTS) >= {"table1", "detach_aligned", "stage2_shared_roll", "anchored"}
+
+
+def test_stage_2_shared_rolls_give_a_pair_one_angle():
+    config = TrainConfig(stage2_roll="shared")
+    steps = StageSteps(config, None, [], frames=None, pairs=None)
+    angles = steps.rolls_stage2(step=3, size=5)
+    torch.testing.assert_close(angles[:5], angles[5:])
+    independent = StageSteps(TrainConfig(), None, [], frames=None, pairs=None)
+    own = independent.rolls_stage2(step=3, size=5)
+    assert own.shape == (10,) and not torch.equal(own[:5], own[5:])
+
+
+def test_video_bootstrap_resamples_videos_not_frames():
+    # two videos of very different error, many frames each: resampling frames would give a
+    # narrow interval; resampling the two videos gives one spanning most of the gap
+    errors = np.r_[np.full(500, 10.0), np.full(500, 30.0)]
+    videos = np.r_[np.zeros(500), np.ones(500)]
+    low, high = video_bootstrap(errors, videos)
+    assert low == 10.0 and high == 30.0
+    one = video_bootstrap(np.array([5.0, 7.0]), np.array([3, 3]))
+    assert one == (6.0, 6.0)
+    with pytest.raises(ValueError, match="errors and videos must both be"):
+        video_bootstrap(np.zeros(3), np.zeros(2))
