@@ -20,8 +20,8 @@ import torch
 
 from handkit.evaluation import EvaluationResult, read_video
 from handkit.inference import encode_video, predict_video
+from handkit.inference.video import VideoLabels, take_params
 from handkit.models import HandPredictor, PoseAligner
-from handkit.propagation import VideoLabels, take_params
 from handkit.viz.overlay import HandOverlay, overlay_figure
 
 #: Colours of the gallery's hands: ground truth, the label of s, propagation, regression.

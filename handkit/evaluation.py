@@ -31,8 +31,8 @@ Readings:
 * ``label_every`` re-draws S_V = {0, K, 2K, ..., T-1} (annotated frames only) instead of the
   reader's own grid, e.g. for sweeps over K.
 * The gated mode without a given gate is calibrated on the labelled frames of the evaluated
-  videos (:func:`handkit.gating.calibrate_gate`): labels scenario 2 uses anyway, no unlabelled
-  ground truth.
+  videos (:func:`handkit.inference.gating.calibrate_gate`): labels scenario 2 uses anyway, no
+  unlabelled ground truth.
 
 Letters: N evaluated frames, T frames of a video, L labels. Introduced in
 ``notebooks/07_evaluation.ipynb``.
@@ -70,7 +70,6 @@ from handkit.evaluation_video import (  # noqa: F401 (re-exported: handkit.evalu
     true_vertices,
     truth_vertices,
 )
-from handkit.gating import GateCalibration, calibrate_gate
 from handkit.inference import (
     MODES,
     GateParams,
@@ -80,6 +79,7 @@ from handkit.inference import (
     encode_video,
     predict_video,
 )
+from handkit.inference.gating import GateCalibration, calibrate_gate
 from handkit.models.aligner import PoseAligner
 from handkit.models.predictor import HandPredictor
 from handkit.progress import progress_bar
@@ -288,9 +288,10 @@ def calibrate_gate_on_reader(
     aligner_batch_size: int = 256,
     progress: bool = False,
 ) -> GateCalibration:
-    """:func:`handkit.gating.calibrate_gate` on a reader's labelled frames: only those frames
-    are read and encoded (an unlabelled frame is never opened). Use videos the predictor was not
-    trained on (see :mod:`handkit.gating`). Arguments as for :func:`evaluate_split`."""
+    """:func:`handkit.inference.gating.calibrate_gate` on a reader's labelled frames: only those
+    frames are read and encoded (an unlabelled frame is never opened). Use videos the predictor
+    was not trained on (see :mod:`handkit.inference.gating`). Arguments as for
+    :func:`evaluate_split`."""
     check_reader(reader, transform)
     masks = labelled_frames(reader, label_every=label_every)
     labelled = []

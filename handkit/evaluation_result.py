@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from handkit.gating import GateCalibration
 from handkit.inference import MODE_TITLES, GateParams
+from handkit.inference.gating import GateCalibration
 from handkit.metrics import JOINT_KEYS, METRIC_KEYS, VERTEX_KEYS
 
 DISTANCE_BINS = ((1, 15), (16, 31), (32, 64))

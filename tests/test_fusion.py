@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from handkit.fusion import ErrorModel, error_model, fuse
 from handkit.inference import propagate_bidirectional, propagate_from
+from handkit.inference.fusion import ErrorModel, error_model, fuse
+from handkit.inference.label_based import blend_params
+from handkit.inference.video import VideoFeatures, VideoLabels, VideoPrediction
 from handkit.models import HandFeatures
-from handkit.propagation import VideoFeatures, VideoLabels, VideoPrediction, blend_params
 from tests.test_inference import (  # noqa: F401 (fixtures)
     aligner,  # noqa: F401
     clip,

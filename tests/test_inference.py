@@ -9,7 +9,6 @@ import roma
 import torch
 
 from handkit.data import FrameBatch, FrameDataset, VideoDataset
-from handkit.fusion import fuse
 from handkit.inference import (
     GateParams,
     VideoFeatures,
@@ -29,6 +28,7 @@ from handkit.inference import (
     propagate_from,
     slerp_theta,
 )
+from handkit.inference.fusion import fuse
 from handkit.models import HandFeatures, HandParams, HandPredictor, ManoDecoder, PoseAligner
 
 SAMPLES = "data_samples/synthetic"

@@ -1,6 +1,8 @@
 """The pieces every inference mode is built from (:mod:`handkit.inference`): a video's labels,
-features and predictions as typed records, the Pose Aligner over many rows (Eqs. 2-4, Sec. II-D),
-MANO in chunks, and blending two hands with per-joint slerp.
+features and predictions as typed records, and the helpers the modes share (rows of gamma and z,
+batches, eval mode, MANO in chunks). The Pose Aligner over many rows (Eqs. 2-4, Sec. II-D) is in
+:mod:`handkit.inference.propagation`, blending two hands with per-joint slerp in
+:mod:`handkit.inference.label_based`.
 
 Labels enter only as :class:`VideoLabels` (the L labelled frames and their gamma*_s), so no mode
 can see an unlabelled frame's ground truth. Modules run in eval mode without gradients inside
@@ -16,21 +18,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
-import roma
 import torch
 from torch import nn
 
 from handkit.data.batch import FrameBatch
 from handkit.data.pairs import nearest_labelled, previous_next_labelled
-from handkit.models.aligner import PoseAligner
 from handkit.models.mano_decoder import ManoDecoder
 from handkit.models.records import HandFeatures, HandParams, check_finite, check_shape
 
 MODES = ("regression", "propagation", "copy", "interpolation", "bidirectional", "gated",
          "fused")
 """Every inference mode of :mod:`handkit.inference`, in the order tables list them."""
-NUM_ROTATIONS = 16
-"""theta holds 16 axis-angles: the global rotation, then 15 finger joints."""
 
 
 # --- records ------------------------------------------------------------------------------------
@@ -81,7 +79,7 @@ class VideoPrediction:
 @dataclass(frozen=True)
 class VideoFeatures:
     """What the Hand Predictor gives for every frame of a video, computed once
-    (:func:`encode_video`) and reused by every mode.
+    (:func:`~handkit.inference.regression.encode_video`) and reused by every mode.
 
     Attributes:
         z: z^r, z^theta (T, 512) each (Sec. II-B a).
@@ -265,59 +263,6 @@ def decode_prediction(mode: str, mano: ManoDecoder, params: HandParams, *, batch
                            weight=None if weight is None else weight.to(joints))
 
 
-# --- blending rotations ------------------------------------------------------------------------
-
-
-def slerp_theta(theta0: torch.Tensor, theta1: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Per-joint slerp of two poses: each of the 16 rotations moves along the geodesic of SO(3),
-    R = R0 exp(w log(R0^T R1)); axis-angle vectors are never averaged.
-
-    Args:
-        theta0, theta1: (B, 48) absolute axis-angles.
-        weight: (B,) w, the weight of theta1; rows with w = 0 (w = 1) return theta0 (theta1)
-            exactly.
-    Returns:
-        (B, 48).
-
-    >>> import math
-    >>> quarter = torch.tensor([[0.0, 0, math.pi / 2] + [0.0] * 45])
-    >>> mid = slerp_theta(torch.zeros(1, 48), quarter, torch.tensor([0.5]))
-    >>> round(math.degrees(mid[0, 2].item()), 4), float(mid[0, 3:].abs().max())  # about z
-    (45.0, 0.0)
-    """
-    batch = theta0.shape[0] if isinstance(theta0, torch.Tensor) else None
-    check_shape("theta0", theta0, (None, 48), "(B, 48)")
-    check_shape("theta1", theta1, (batch, 48), f"(B, 48) with B={batch}")
-    check_shape("weight", weight, (batch,), f"(B,) with B={batch}")
-    r0 = roma.rotvec_to_rotmat(theta0.reshape(batch, NUM_ROTATIONS, 3))  # (B, 16, 3, 3)
-    r1 = roma.rotvec_to_rotmat(theta1.reshape(batch, NUM_ROTATIONS, 3))
-    step = roma.rotmat_to_rotvec(r0.transpose(-1, -2) @ r1)  # (B, 16, 3), R0 -> R1 in R0's frame
-    w = weight.to(theta0)[:, None, None]  # (B, 1, 1)
-    blended = roma.rotmat_to_rotvec(r0 @ roma.rotvec_to_rotmat(w * step)).reshape(batch, 48)
-    at = weight.to(theta0)[:, None]  # (B, 1)
-    return torch.where(at == 0, theta0, torch.where(at == 1, theta1, blended))
-
-
-def blend_params(first: HandParams, second: HandParams, weight: torch.Tensor) -> HandParams:
-    """(1 - w) gamma_first + w gamma_second: r and beta linearly, theta by :func:`slerp_theta`.
-
-    Args:
-        first, second: B rows each.
-        weight: (B,) w in [0, 1], the weight of ``second``.
-    """
-    batch = first.root.shape[0]
-    check_shape("weight", weight, (batch,), f"(B,) with B={batch}")
-    second = params_like(second, first.root)
-    w = weight.to(first.root)[:, None]  # (B, 1)
-
-    def linear(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.where(w == 0, a, torch.where(w == 1, b, a + w * (b - a)))
-
-    return HandParams(root=linear(first.root, second.root),
-                      theta=slerp_theta(first.theta, second.theta, weight.to(first.root)),
-                      beta=linear(first.beta, second.beta))
-
-
 def check_labels(video: VideoFeatures | None, labels: VideoLabels) -> None:
     """ValueError unless ``labels`` are VideoLabels for a video as long as ``video``."""
     if not isinstance(labels, VideoLabels):
@@ -327,55 +272,7 @@ def check_labels(video: VideoFeatures | None, labels: VideoLabels) -> None:
                          f"for T={video.num_frames}")
 
 
-def align(aligner: PoseAligner, gamma_b: HandParams, z_a: HandFeatures, z_b: HandFeatures, *,
-          batch_size: int = 256) -> HandParams:
-    """Eqs. 2-4 for B rows, ``batch_size`` at a time, without MANO: gamma_b carried from the
-    frames b to the frames a (phi(gamma_b, z_a - z_b) + gamma_b), on the aligner's device."""
-    like = module_tensor(aligner, "aligner")
-    gamma_b = params_like(gamma_b, like)
-    rows = gamma_b.root.shape[0]
-    check_shape("z_a.z_r", z_a.z_r, (rows, None), f"(B, 512) with B={rows}")
-    check_shape("z_b.z_r", z_b.z_r, (rows, None), f"(B, 512) with B={rows}")
-    roots, thetas = [], []
-    with evaluating(aligner):
-        for c in chunks(rows, check_batch_size(batch_size)):
-            dz_r = z_a.z_r[c].to(like) - z_b.z_r[c].to(like)  # (b, 512)
-            dz_theta = z_a.z_theta[c].to(like) - z_b.z_theta[c].to(like)
-            roots.append(aligner.align_root(gamma_b.root[c], dz_r))  # Eq. 3
-            thetas.append(aligner.align_theta(gamma_b.theta[c], dz_theta))  # Eq. 4
-    return HandParams(root=torch.cat(roots), theta=torch.cat(thetas), beta=gamma_b.beta)  # Eq. 2
-
-
 def take_features(z: HandFeatures, index: np.ndarray) -> HandFeatures:
     """The rows ``index`` (B,) of z, on its device."""
     rows = torch.as_tensor(index, dtype=torch.int64, device=z.z_r.device)
     return HandFeatures(z_r=z.z_r[rows], z_theta=z.z_theta[rows])
-
-
-def propagate_from(aligner: PoseAligner, video: VideoFeatures, labels: VideoLabels,
-                   rows: np.ndarray, *, batch_size: int = 256) -> HandParams:
-    """Carry label ``rows[u]`` to every frame u through the aligner (Eqs. 2-4); a frame that is
-    its source's labelled frame keeps the label.
-
-    Args:
-        rows: (T,) int, a row of ``labels`` for every frame.
-    Returns:
-        gamma (T rows) on the aligner's device.
-    """
-    check_labels(video, labels)
-    rows = np.asarray(rows, dtype=np.int64)
-    if rows.shape != (video.num_frames,) or rows.min() < 0 or rows.max() >= len(labels.frames):
-        raise ValueError(f"rows must be (T,) = ({video.num_frames},) label rows in "
-                         f"0..{len(labels.frames) - 1}, got shape {rows.shape}")
-    source = labels.frames[rows]  # (T,) frame s of each u
-    gamma_s = labels.take(rows)  # (T, ...)
-    z_s = take_features(video.z, source)  # (T, 512) each
-    carried = align(aligner, gamma_s, video.z, z_s, batch_size=batch_size)
-    at_label = torch.as_tensor(source == np.arange(video.num_frames), device=carried.root.device)
-    keep = at_label[:, None]  # (T, 1)
-    gamma_s = params_like(gamma_s, carried.root)
-    return HandParams(root=torch.where(keep, gamma_s.root, carried.root),
-                      theta=torch.where(keep, gamma_s.theta, carried.theta),
-                      beta=torch.where(keep, gamma_s.beta, carried.beta))
-
-

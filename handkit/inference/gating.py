@@ -1,6 +1,7 @@
-"""The gated mode's confidence (issue 10, beyond the paper): :class:`GateParams`, the scores
-computed without ground truth (:func:`gate_scores`), and :func:`calibrate_gate`, which fits the
-gate on labelled frames only.
+"""The gated mode (issue 10, beyond the paper) and its confidence: :class:`GateParams`, the
+scores computed without ground truth (:func:`gate_scores`), :func:`gate` (per frame, a blend of
+propagation, weight g, and regression, 1 - g), and :func:`calibrate_gate`, which fits the gate on
+labelled frames only.
 
 Scores, for a frame u and its nearest label s = N(u) (lower: trust propagation more):
 
@@ -44,6 +45,20 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from handkit.inference.label_based import blend_params
+from handkit.inference.propagation import align, propagate, propagate_from
+from handkit.inference.video import (
+    VideoFeatures,
+    VideoLabels,
+    VideoPrediction,
+    check_batch_size,
+    check_labels,
+    decode,
+    decode_prediction,
+    evaluating,
+    take_features,
+    take_params,
+)
 from handkit.models.aligner import PoseAligner
 from handkit.models.records import (
     HandFeatures,
@@ -51,19 +66,6 @@ from handkit.models.records import (
     cat_features,
     cat_params,
     check_shape,
-)
-from handkit.propagation import (
-    VideoFeatures,
-    VideoLabels,
-    align,
-    blend_params,
-    check_batch_size,
-    check_labels,
-    decode,
-    evaluating,
-    propagate_from,
-    take_features,
-    take_params,
 )
 
 GATE_SCORES = ("cycle", "feature")
@@ -163,6 +165,44 @@ def gate_scores(video: VideoFeatures, labels: VideoLabels, *, score: str,
         values = cycle_error(aligner, propagated, z_s, video.z, batch_size=batch_size,
                              label_joints=label_joints[at])
     return torch.where(torch.as_tensor(labels.mask, device=values.device), 0.0, values)
+
+
+# --- the gated mode ------------------------------------------------------------------------------
+
+
+def gate(video: VideoFeatures, labels: VideoLabels, *, aligner: PoseAligner, params: GateParams,
+         propagated: VideoPrediction | None = None, batch_size: int = 256) -> VideoPrediction:
+    """Issue 10: per frame, blend(regression, propagation, g(c(u))) with :class:`GateParams`
+    (g = 1: propagation, g = 0: regression; a frame whose g is 0 or 1 gets that mode's hand
+    exactly); a labelled frame keeps its label.
+
+    Args:
+        propagated: scenario 2's prediction for the video, if already computed.
+    """
+    if not isinstance(params, GateParams):
+        raise ValueError(f"params must be GateParams, got {type(params).__name__}")
+    if propagated is None:
+        propagated = propagate(video, labels, aligner=aligner, batch_size=batch_size)
+    scores = gate_scores(video, labels, score=params.score, aligner=aligner,
+                         propagated=propagated.params, batch_size=batch_size)
+    g = params.weight(scores)
+    g = torch.where(torch.as_tensor(labels.mask, device=g.device), 1.0, g)  # (T,)
+    regression = video.regression
+    device = propagated.joints.device
+    g = g.to(device)
+    out = {}
+    for name in ("root", "theta", "beta", "joints", "verts"):
+        prop, reg = getattr(propagated, name), getattr(regression, name).to(device)
+        at = g.reshape((-1,) + (1,) * (prop.dim() - 1))
+        out[name] = torch.where(at == 1, prop, reg)  # the hard choices, exactly
+    mixed = torch.nonzero((g > 0) & (g < 1))[:, 0]  # (M,) frames that blend the two hands
+    if len(mixed):
+        params_mixed = blend_params(take_params(regression.params, mixed),
+                                    take_params(propagated.params, mixed), g[mixed])
+        blended = decode_prediction("gated", aligner.mano, params_mixed, batch_size=batch_size)
+        for name in out:
+            out[name] = out[name].index_put((mixed,), getattr(blended, name).to(device))
+    return VideoPrediction(mode="gated", weight=g, **out)
 
 
 # --- calibration ---------------------------------------------------------------------------------

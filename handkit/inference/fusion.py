@@ -10,7 +10,8 @@ labels s- < u < s+ handkit expects
 
 and blends the three with inverse-variance weights 1 / error^2 (the best linear blend of
 independent, unbiased estimates): first the two propagations, then that with the regressor
-(rotations by per-joint slerp, r and beta linearly; :func:`handkit.propagation.blend_params`).
+(rotations by per-joint slerp, r and beta linearly;
+:func:`handkit.inference.label_based.blend_params`).
 
 Both numbers come from the video's **labelled frames only** (:func:`error_model`), which
 scenario 2 uses anyway: ``regression_mm`` is the regressor's mean joint error on them, and
@@ -29,23 +30,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from handkit.models.aligner import PoseAligner
-from handkit.models.records import HandParams
-from handkit.propagation import (
+from handkit.inference.label_based import blend_params
+from handkit.inference.propagation import align, propagate_from
+from handkit.inference.video import (
     VideoFeatures,
     VideoLabels,
     VideoPrediction,
-    align,
-    blend_params,
     check_labels,
     decode,
     decode_prediction,
     evaluating,
     params_like,
-    propagate_from,
     take_features,
     take_params,
 )
+from handkit.models.aligner import PoseAligner
+from handkit.models.records import HandParams
 
 #: Smallest error used as a weight's denominator, mm (a perfect estimate would divide by 0).
 MIN_ERROR_MM = 1e-3
