@@ -6,6 +6,7 @@ Commands:
   evaluate       Table I rows of a trained run folder (python -m handkit evaluate -h)
   experiment table1   the synthetic Table I (train, evaluate, report)
   experiment ablation   ablations of the aligner's training, branched from Table I's runs
+  experiment motion-sweep   who wins per label spacing K and motion level
   experiment sample-checkpoint   the trained weights shipped in data_samples/checkpoint/
   experiment sweep-figures   the README's figures of the committed K x lambda_align sweep
   lab            JupyterLab on working copies of the notebooks (make lab)
@@ -35,13 +36,14 @@ COMMANDS = {
     ("bench", "render"): "handkit.benchmarks.render",
     ("data", "synth"): "handkit.data.synthetic",
     ("evaluate",): "handkit.evaluate_cli",
-    ("experiment", "table1"): "handkit.table1",
-    ("experiment", "ablation"): "handkit.ablation",
-    ("experiment", "sample-checkpoint"): "handkit.table1:sample_checkpoint_main",
-    ("experiment", "sweep-figures"): "handkit.k_lambda:figures_main",
+    ("experiment", "table1"): "handkit.experiments.table1",
+    ("experiment", "ablation"): "handkit.experiments.ablation",
+    ("experiment", "motion-sweep"): "handkit.experiments.motion_sweep",
+    ("experiment", "sample-checkpoint"): "handkit.experiments.table1:sample_checkpoint_main",
+    ("experiment", "sweep-figures"): "handkit.experiments.k_lambda:figures_main",
     ("lab",): "handkit.lab",
     ("run",): "handkit.run_cli",
-    ("sweep",): "handkit.sweep",
+    ("sweep",): "handkit.experiments.sweep",
     ("train",): "handkit.train.cli",
 }
 

@@ -1,6 +1,7 @@
 """``python -m handkit evaluate --run runs/NAME [--split test]``: Table I rows of a trained run.
 
-Evaluates every row the run can give (:data:`handkit.table1.ROWS`: Baseline and Control when
+Evaluates every row the run can give (:data:`handkit.experiments.table1.ROWS`: Baseline and Control
+when
 the run has a stage 1 and a control, Baseline + Align, Propagation, Copy, Interpolation,
 Bidirectional, Gated) on the unlabelled frames of a split of the run's data, prints the table,
 and writes ``evaluation-<split>.json`` and ``evaluation-<split>.csv`` into the run folder. A run
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from handkit.errors import check_output_folder, command, positive_int, refuse
-from handkit.table1 import evaluate_run, format_table, paper_rows_lines
+from handkit.experiments.table1 import evaluate_run, format_table, paper_rows_lines
 from handkit.train import RunFolderError
 from handkit.train.config import run_config
 from handkit.train.folder import evaluation_lock, write_evaluation

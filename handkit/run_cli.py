@@ -1,7 +1,7 @@
 """``python -m handkit run``: every notebook headless into ``runs/<timestamp>/``, key numbers.
 
 ``make run`` calls it: each notebook in ``notebooks/`` runs at its default parameters
-(:func:`handkit.experiments.run_notebooks`) into ``runs/<timestamp>/``::
+(:func:`handkit.notebook_runner.run_notebooks`) into ``runs/<timestamp>/``::
 
     python -m handkit run                                   # all notebooks, defaults
     python -m handkit run notebooks/01_mano_basics.ipynb -p seed 3 --out-dir runs/seed3
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from handkit.errors import InputError, check_output_folder, command, refuse
-from handkit.experiments import (
+from handkit.notebook_runner import (
     DEFAULT_KERNEL,
     NotebookRunError,
     execute_in_place,

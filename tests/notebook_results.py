@@ -13,7 +13,7 @@ from typing import Any
 
 import nbformat
 
-from handkit.experiments import OUT_JSON
+from handkit.notebook_runner import OUT_JSON
 
 
 def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:

@@ -1,4 +1,5 @@
-"""The ablation experiment (handkit.ablation) at a tiny setting: every variant trains (branched
+"""The ablation experiment (handkit.experiments.ablation) at a tiny setting: every variant trains
+(branched
 from the Table I run of its seed), is evaluated beside copy and interpolation per distance bin
 with bootstrap intervals, and a second call reuses every run; and the switches it flips."""
 
@@ -11,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from handkit.ablation import ALIGNER_MODES, LABEL_MODES, VARIANTS, main, run_ablation
 from handkit.bootstrap import video_bootstrap
 from handkit.errors import InputError
+from handkit.experiments.ablation import ALIGNER_MODES, LABEL_MODES, VARIANTS, main, run_ablation
 from handkit.train import TrainConfig
 from handkit.train.stage_steps import StageSteps
 from tests.test_table1 import TINY
@@ -83,3 +84,33 @@ def test_video_bootstrap_resamples_videos_not_frames():
     assert one == (6.0, 6.0)
     with pytest.raises(ValueError, match="errors and videos must both be"):
         video_bootstrap(np.zeros(3), np.zeros(2))
+
+
+def test_tiny_motion_sweep_writes_the_map(tmp_path):
+    from handkit.experiments.motion_sweep import MODES, format_winners, run_motion_sweep
+    from handkit.viz.motion_map import winner_map_figure
+
+    threads = torch.get_num_threads()
+    try:
+        rows = run_motion_sweep(TINY, tmp_path / "sweep", ks=[4, 8],
+                                levels=["keyframes", "natural-fast"], seeds=[0], progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    points = {(r["motion"], r["label_every"]) for r in rows}
+    assert points == {(m, k) for m in ("keyframes", "natural-fast") for k in (4, 8)}
+    assert {r["mode"] for r in rows} == set(MODES)
+    with (tmp_path / "sweep" / "results.csv").open() as handle:
+        wide = list(csv.DictReader(handle))
+    assert len(wide) == 4 and {"label_every", "motion", "seed",
+                               "mpjpe.Interpolation", "mpjpe.Propagation (scenario 2).1-15"} \
+        <= set(wide[0])
+    with (tmp_path / "sweep" / "winners.csv").open() as handle:
+        winners = list(csv.DictReader(handle))
+    assert {(w["motion"], w["label_every"], w["distance"]) for w in winners} >= {
+        ("keyframes", "4", "all"), ("natural-fast", "8", "all")}
+    figure = winner_map_figure(winners)
+    assert len(figure.data) >= 1 and (tmp_path / "sweep" / "map.html").is_file()
+    assert "K=8" in format_winners(rows)
+    # the two motion levels made two data sets; each K trained its own run
+    assert len([p for p in (tmp_path / "cache").glob("synthetic-tiny-*") if p.is_dir()]) == 2
+    assert len(list((tmp_path / "sweep").glob("*__K*__seed0/final.pt"))) == 4

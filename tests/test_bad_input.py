@@ -109,7 +109,7 @@ def test_types_are_checked_where_the_config_is_made():
 def test_shipped_configs_and_weights_still_load():
     for name in ("table1_ho3d.yaml", "table1_interhand.yaml"):
         assert load_config(REPOSITORY / "experiments" / name).lr == 5e-5
-    from handkit.table1 import sample_checkpoint_path
+    from handkit.experiments.table1 import sample_checkpoint_path
     from handkit.train.export import load_weights
 
     assert load_weights(sample_checkpoint_path()).config.stage1_steps == 600

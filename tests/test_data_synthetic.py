@@ -10,7 +10,7 @@ import pytest
 import roma
 import torch
 
-from handkit.data import synthetic, video_format
+from handkit.data import motion, synthetic, video_format
 from handkit.data.pairs import labelled_mask
 from handkit.data.record import FrameRecord
 from handkit.mano.layer import ManoLayer
@@ -123,12 +123,12 @@ def test_motion_is_smooth(dataset):
 def test_smoothstep_keys_pass_through_keys_and_stay_in_range():
     keys = np.array([[0.0, 1.0], [2.0, -1.0], [1.0, 0.5]])
     frames = np.array([0, 10, 25])
-    path = synthetic.interpolate_keys(keys, frames, 26)
+    path = motion.interpolate_keys(keys, frames, 26)
     np.testing.assert_allclose(path[frames], keys)
     assert np.all(path.min(0) >= keys.min(0)) and np.all(path.max(0) <= keys.max(0))
     rotvecs = torch.randn(3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     rotations = roma.rotvec_to_rotmat(rotvecs).numpy()
-    slerped = synthetic.slerp_keys(rotations, frames, 26)
+    slerped = motion.slerp_keys(rotations, frames, 26)
     np.testing.assert_allclose(slerped[frames], rotations, atol=1e-9)
     np.testing.assert_allclose(
         slerped @ slerped.transpose(0, 2, 1), np.broadcast_to(np.eye(3), slerped.shape), atol=1e-9
@@ -138,7 +138,7 @@ def test_smoothstep_keys_pass_through_keys_and_stay_in_range():
 def test_facing_rotation_points_fingers_up_and_palm_to_the_camera(layer):
     rest = layer(torch.zeros(1, 48, dtype=torch.float64))[1][0].numpy()
     for palm_to_camera, z in ((True, -1.0), (False, 1.0)):
-        R = synthetic.facing_rotation(rest, palm_to_camera=palm_to_camera)
+        R = motion.facing_rotation(rest, palm_to_camera=palm_to_camera)
         np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
         assert np.linalg.det(R) == pytest.approx(1.0)
         up = R @ (rest[9] - rest[0])

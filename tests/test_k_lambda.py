@@ -1,4 +1,4 @@
-"""handkit.k_lambda, the sweep slice figure and the sweep explorer of notebook 08.
+"""handkit.experiments.k_lambda, the sweep slice figure and the sweep explorer of notebook 08.
 
 The training point itself (``train_and_evaluate``) runs in notebook 08, which papermill runs at
 its defaults and at other parameters (tests/test_notebooks.py) and the tiny sweep runs 2 x 2
@@ -11,7 +11,7 @@ import csv
 import plotly.graph_objects as go
 import pytest
 
-from handkit.k_lambda import committed_sweep_table, read_sweep_table, slice_rows
+from handkit.experiments.k_lambda import committed_sweep_table, read_sweep_table, slice_rows
 from handkit.viz.sweep import metric_column, sweep_slice_figure
 from handkit.widgets.sweep import slider, sweep_explorer
 
@@ -109,7 +109,7 @@ def test_the_committed_table_path_is_inside_the_repository():
 
 
 def test_the_readme_figures_are_pngs_drawn_by_the_system_chromium(table, tmp_path):
-    from handkit.k_lambda import FIGURES, write_figures
+    from handkit.experiments.k_lambda import FIGURES, write_figures
     from handkit.viz.sweep import system_chromium
 
     notes = write_figures(table, tmp_path / "figures")

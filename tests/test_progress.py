@@ -11,9 +11,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from handkit.experiments import execute_in_place, run_notebooks
+from handkit.notebook_runner import execute_in_place, run_notebooks
 from handkit.progress import DISABLE_VARIABLE, bars_disabled, headless_bars, progress_bar
-from tests.test_experiments import WRITE_JSON, make_notebook, test_kernel  # noqa: F401
+from tests.test_notebook_runner import WRITE_JSON, make_notebook, test_kernel  # noqa: F401
 
 #: Bars as handkit's training and evaluation draw them (tqdm.auto: a widget in a kernel), and a
 #: plain tqdm bar (text on stderr; tqdm's own default follows TQDM_DISABLE, tqdm.notebook's not).

@@ -15,7 +15,7 @@ import pytest
 from handkit.data.datasets import DATASET_DEFAULTS, HandCrop, LabelBox
 from handkit.data.ho3d import HO3DReader
 from handkit.evaluate_cli import main as evaluate_main
-from handkit.table1 import evaluate_run
+from handkit.experiments.table1 import evaluate_run
 from handkit.train import TrainConfig, input_transform, load_run, open_reader, train
 from handkit.train.cli import main as train_main
 

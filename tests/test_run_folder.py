@@ -74,7 +74,7 @@ def test_two_train_processes_into_one_folder_one_runs_the_other_stops_at_once(tm
 def test_a_held_folder_is_refused_by_evaluate_data_synth_and_sweep(tmp_path, capsys):
     from handkit.data.synthetic import main as synth_main
     from handkit.evaluate_cli import main as evaluate_main
-    from handkit.sweep import main as sweep_main
+    from handkit.experiments.sweep import main as sweep_main
     from tests.test_sweep import tiny
 
     run, data, sweep = tmp_path / "run", tmp_path / "data", tmp_path / "sweep"
@@ -310,8 +310,8 @@ def sweep_args(notebook: Path, out: Path, *more: str) -> list[str]:
 
 
 def test_a_sweep_folder_refuses_other_fixed_values_before_any_point_runs(tmp_path, capsys):
-    from handkit.sweep import SWEEP_FILE
-    from handkit.sweep import main as sweep_main
+    from handkit.experiments.sweep import SWEEP_FILE
+    from handkit.experiments.sweep import main as sweep_main
     from tests.test_sweep import tiny
 
     notebook, out = tiny(tmp_path / "tiny.ipynb"), tmp_path / "sweep"
@@ -329,7 +329,7 @@ def test_a_sweep_folder_refuses_other_fixed_values_before_any_point_runs(tmp_pat
 
 @pytest.mark.notebook
 def test_a_sweep_rerun_with_other_fixed_values_keeps_the_old_points(tmp_path, capsys):
-    from handkit.sweep import main as sweep_main
+    from handkit.experiments.sweep import main as sweep_main
     from tests.test_sweep import tiny
 
     notebook, out = tiny(tmp_path / "tiny.ipynb"), tmp_path / "sweep"

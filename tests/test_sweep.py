@@ -1,4 +1,5 @@
-"""handkit.sweep: sweeps of tiny throwaway notebooks, and one real 2 x 2 sweep of notebook 02."""
+"""handkit.experiments.sweep: sweeps of tiny throwaway notebooks, and one real 2 x 2 sweep of
+notebook 02."""
 
 from __future__ import annotations
 
@@ -13,20 +14,17 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from handkit import experiments
-from handkit.sweep import (
-    POINT_FILE,
+from handkit import notebook_runner
+from handkit.experiments.sweep import POINT_FILE, _earlier_outcome, main, run_sweep
+from handkit.experiments.sweep_plan import (
     SweepPoint,
-    _earlier_outcome,
     load_grid_file,
-    main,
     parse_grid_option,
     plan_sweep,
     point_folder_name,
-    run_sweep,
-    sweep_figure,
 )
-from tests.test_experiments import make_notebook
+from handkit.viz.sweep import sweep_figure
+from tests.test_notebook_runner import make_notebook
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -213,7 +211,7 @@ def test_plan_coerces_ints_for_floats_and_refuses_duplicates_and_clashes(tmp_pat
 def test_run_parameter_of_the_wrong_type_is_refused(tmp_path, capsys):
     nb = tiny(tmp_path / "tiny.ipynb")
     out = tmp_path / "run"
-    code = experiments.main([str(nb), "-p", "a", "0.5", "--out-dir", str(out), "--current-env"])
+    code = notebook_runner.main([str(nb), "-p", "a", "0.5", "--out-dir", str(out), "--current-env"])
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("handkit run: tiny.ipynb: wrong type: a=0.5 is float, but the notebook "

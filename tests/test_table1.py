@@ -13,8 +13,7 @@ import torch
 from handkit.data.video_format import VideoDataset
 from handkit.evaluate_cli import main as evaluate_main
 from handkit.evaluation import evaluate_split, read_video
-from handkit.inference import copy_nearest, interpolate
-from handkit.table1 import (
+from handkit.experiments.table1 import (
     PAPER_TABLE1,
     ROWS,
     SETTINGS,
@@ -28,6 +27,7 @@ from handkit.table1 import (
     run_table1,
     time_lines,
 )
+from handkit.inference import copy_nearest, interpolate
 from handkit.train import input_transform, load_run
 from handkit.viz.results import table1_figure
 
@@ -196,7 +196,7 @@ def test_a_second_call_reuses_the_trained_seed(tiny_result, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run of the same config must be reused")
 
-    monkeypatch.setattr("handkit.table1.train", no_training)
+    monkeypatch.setattr("handkit.experiments.table1.train", no_training)
     again = run_table1(TINY, out, progress=False)
     assert again.rows == result.rows
 
@@ -210,7 +210,7 @@ def test_figure_has_a_bar_per_method(tiny_result):
 
 
 def test_a_bin_without_frames_is_a_gap_not_nan():
-    from handkit.table1 import bin_mpjpe
+    from handkit.experiments.table1 import bin_mpjpe
 
     rows = [{"seed": 0, "split": "test", "method": "Propagation", "frames": 10, "mpjpe": 20.0}]
     distance = [{"seed": 0, "split": "test", "method": "Propagation", "distance": d,
@@ -243,7 +243,7 @@ def test_settings_are_the_documented_ones():
 def test_unseen_videos_are_new_videos_made_like_the_setting(tmp_path):
     from handkit.data.video_format import VideoDataset
     from handkit.evaluation import read_video, true_vertices
-    from handkit.table1 import unseen_videos
+    from handkit.experiments.table1 import unseen_videos
 
     data = {**TINY.data, "num_frames": 20}
     path = unseen_videos(data, num_videos=2, seed=7, cache=tmp_path)

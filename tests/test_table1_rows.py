@@ -1,5 +1,6 @@
 """Every method reaches the printed tables and the figures: rows built from an evaluation result
-(handkit.table1_format.result_rows), printed (format_table) and drawn (table1_figure and the
+(handkit.experiments.table1_format.result_rows), printed (format_table) and drawn (table1_figure
+and the
 other metric figures). Notebook 07 once lost five of seven methods on the way."""
 
 from __future__ import annotations
@@ -10,9 +11,15 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from handkit.experiments.table1_format import (
+    MODE_NAMES,
+    ROWS,
+    format_table,
+    method_name,
+    result_rows,
+)
 from handkit.inference import MODE_TITLES, MODES
 from handkit.metrics import METRIC_KEYS
-from handkit.table1_format import MODE_NAMES, ROWS, format_table, method_name, result_rows
 from handkit.viz.metrics import distance_error_figure, timeline_error_figure
 from handkit.viz.results import table1_figure
 from handkit.viz.sweep import sweep_slice_figure

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: The motion models of :mod:`handkit.data.motion`.
+MOTIONS = ("keyframes", "natural")
+
 
 @dataclass(frozen=True)
 class SynthParams:
@@ -27,6 +30,11 @@ class SynthParams:
         roll_deg, yaw_deg, pitch_deg: ranges (+-) of the key rotations about the camera's z, y, x.
         occluder_prob: chance that a video has occluders; then 1-3 of them.
         supersample: anti-aliasing factor of the renderer.
+        motion: the motion model, :data:`MOTIONS` (:mod:`handkit.data.motion`): "keyframes"
+            (key poses ``key_gap`` frames apart, smoothly joined) or "natural" (smooth random
+            processes, fast grasp transitions, jitter).
+        motion_speed: the natural model's speed (2: everything twice as fast); "keyframes"
+            takes its speed from ``key_gap``.
     """
 
     fov_deg: float = 30.0
@@ -41,6 +49,8 @@ class SynthParams:
     pitch_deg: float = 35.0
     occluder_prob: float = 0.7
     supersample: int = 2
+    motion: str = "keyframes"
+    motion_speed: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("depth_mm", "key_gap"):
@@ -61,6 +71,8 @@ class SynthParams:
             "pitch_deg": self.pitch_deg >= 0,
             "occluder_prob": 0 <= self.occluder_prob <= 1,
             "supersample": _is_int(self.supersample) and self.supersample >= 1,
+            "motion": self.motion in MOTIONS,
+            "motion_speed": self.motion_speed > 0,
         }
         for name, ok in checks.items():
             if not ok:
@@ -87,6 +99,8 @@ PARAM_RULES = {
     "pitch_deg": ">= 0",
     "occluder_prob": "in [0, 1]",
     "supersample": "an integer >= 1",
+    "motion": f"one of {MOTIONS}",
+    "motion_speed": "> 0",
 }
 PARAM_HELP = {
     "fov_deg": "horizontal field of view, degrees",
@@ -101,4 +115,6 @@ PARAM_HELP = {
     "pitch_deg": "range (+-) of the key rotations about the camera's x axis",
     "occluder_prob": "chance that a video has occluders",
     "supersample": "anti-aliasing factor of the renderer",
+    "motion": f"motion model: {' or '.join(MOTIONS)}",
+    "motion_speed": "speed of the natural motion model (2: twice as fast)",
 }

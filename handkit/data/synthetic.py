@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import math
 import re
 import shutil
 import sys
@@ -35,11 +34,11 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
-import roma
 import torch
 from tqdm import tqdm
 
 from handkit import render
+from handkit.data.motion import sample_motion
 from handkit.data.pairs import labelled_mask
 from handkit.data.synth_params import PARAM_HELP, SynthParams
 from handkit.data.video_format import INDEX_FILE, VideoArrays, make_index, write_index, write_video
@@ -59,114 +58,6 @@ from handkit.progress import bars_disabled
 GENERATOR_NAME = "handkit.data.synthetic"
 GENERATOR_VERSION = 1
 RENDER_CHUNK = 32  # frames rendered together
-
-
-def smoothstep_keys(
-    keys: np.ndarray, key_frames: np.ndarray, num_frames: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """For every frame: the key segment it lies in and its smoothstep weight.
-
-    Args:
-        keys: (n, ...) key values (only its length is used).
-        key_frames: (n,) increasing frame indices, first 0, last >= num_frames - 1.
-    Returns:
-        segment (T,) int in [0, n - 2] and weight (T,) in [0, 1] of the segment's second key.
-    """
-    t = np.arange(num_frames)
-    segment = np.clip(np.searchsorted(key_frames, t, side="right") - 1, 0, len(keys) - 2)
-    s = (t - key_frames[segment]) / (key_frames[segment + 1] - key_frames[segment])
-    return segment, s * s * (3 - 2 * s)
-
-
-def interpolate_keys(keys: np.ndarray, key_frames: np.ndarray, num_frames: int) -> np.ndarray:
-    """Smoothstep interpolation of key values (n, D) -> (T, D)."""
-    segment, w = smoothstep_keys(keys, key_frames, num_frames)
-    return keys[segment] * (1 - w[:, None]) + keys[segment + 1] * w[:, None]
-
-
-def slerp_keys(key_rotmats: np.ndarray, key_frames: np.ndarray, num_frames: int) -> np.ndarray:
-    """Smoothstep-timed slerp between key rotations (n, 3, 3) -> (T, 3, 3)."""
-    segment, w = smoothstep_keys(key_rotmats, key_frames, num_frames)
-    start = torch.from_numpy(key_rotmats[segment])  # (T, 3, 3)
-    step = roma.rotmat_to_rotvec(
-        start.transpose(1, 2) @ torch.from_numpy(key_rotmats[segment + 1])
-    )  # (T, 3)
-    return (start @ roma.rotvec_to_rotmat(step * torch.from_numpy(w)[:, None])).numpy()
-
-
-def facing_rotation(rest_joints: np.ndarray, *, palm_to_camera: bool) -> np.ndarray:
-    """(3, 3) rotation turning the rest hand so its fingers point up (-y) and its palm (or back)
-    faces the camera (-z). ``rest_joints``: (21, 3) joints in the model's rest pose."""
-    up = rest_joints[9] - rest_joints[0]  # wrist -> middle MCP
-    palm = np.cross(
-        rest_joints[5] - rest_joints[0], rest_joints[17] - rest_joints[0]
-    )  # palm normal, right hand
-    palm = palm - up * (palm @ up) / (up @ up)
-    source = np.stack([up / np.linalg.norm(up), palm / np.linalg.norm(palm)])
-    source = np.concatenate(
-        [source, np.cross(source[0], source[1])[None]]
-    )  # (3, 3) rows: orthonormal frame
-    target = np.array(
-        [[0.0, -1.0, 0.0], [0.0, 0.0, -1.0 if palm_to_camera else 1.0], [0.0, 0.0, 0.0]]
-    )
-    target[2] = np.cross(target[0], target[1])
-    return target.T @ source  # maps source rows to target rows
-
-
-def _euler_xyz(rng: np.random.Generator, params: SynthParams) -> np.ndarray:
-    """A random key rotation Rz(roll) Ry(yaw) Rx(pitch) (3, 3) about camera axes."""
-    angles = np.radians([params.pitch_deg, params.yaw_deg, params.roll_deg]) * rng.uniform(-1, 1, 3)
-    axes = np.eye(3) * angles[:, None]  # rows: x, y, z rotation vectors
-    rx, ry, rz = roma.rotvec_to_rotmat(torch.from_numpy(axes)).numpy()
-    return rz @ ry @ rx
-
-
-def sample_motion(
-    rng: np.random.Generator, num_frames: int, layer: ManoLayer, size: int, params: SynthParams
-) -> dict[str, np.ndarray]:
-    """Key frames and their smooth interpolation for one video.
-
-    Returns:
-        theta (T, 48) absolute axis-angles, beta (10,), centre (T, 3) mm: the wanted camera-space
-        position of the mean of the 21 joints.
-    """
-    gaps = rng.integers(
-        params.key_gap[0], params.key_gap[1] + 1, size=num_frames // params.key_gap[0] + 2
-    )
-    key_frames = np.concatenate([[0], np.cumsum(gaps)])
-    key_frames = key_frames[: np.searchsorted(key_frames, num_frames - 1) + 1]  # last key >= T - 1
-    n_keys = len(key_frames)
-    model = layer.model
-    n = params.pose_components
-    coeffs = rng.normal(size=(n_keys, n)) * params.pose_scale / (1 + np.arange(n))
-    fingers = model.hands_mean + coeffs @ model.hands_components[:n]  # (n_keys, 45)
-    beta = np.clip(
-        rng.normal(size=10) * params.beta_std, -2.5 * params.beta_std, 2.5 * params.beta_std
-    )
-    rest = layer(torch.zeros(1, 48, dtype=torch.float64), torch.from_numpy(beta)[None])[1][
-        0
-    ].numpy()
-    base = facing_rotation(rest, palm_to_camera=bool(rng.integers(2)))
-    key_rot = np.stack([_euler_xyz(rng, params) @ base for _ in range(n_keys)])  # (n_keys, 3, 3)
-    depth = rng.uniform(*params.depth_mm, size=n_keys)
-    half_width = math.tan(math.radians(params.fov_deg) / 2)  # half image width at depth 1
-    lateral = (
-        rng.uniform(-params.spread, params.spread, size=(n_keys, 2)) * half_width * depth[:, None]
-    )
-    centre = np.concatenate([lateral, depth[:, None]], 1)  # (n_keys, 3)
-    rotations = slerp_keys(key_rot, key_frames, num_frames)
-    theta = np.concatenate(
-        [
-            roma.rotmat_to_rotvec(torch.from_numpy(rotations)).numpy(),
-            interpolate_keys(fingers, key_frames, num_frames),
-        ],
-        1,
-    )
-    return {
-        "theta": theta,
-        "beta": beta,
-        "centre": interpolate_keys(centre, key_frames, num_frames),
-    }
 
 
 def occluder_layers(

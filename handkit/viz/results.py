@@ -1,5 +1,5 @@
 """Figures of experiment results: the synthetic Table I as bars, overall and by distance to the
-nearest label. Inputs are the row dicts :mod:`handkit.table1` writes (``table1.csv``,
+nearest label. Inputs are the row dicts :mod:`handkit.experiments.table1` writes (``table1.csv``,
 ``by_distance.csv``); outputs plain ``go.Figure`` s. Introduced in
 ``notebooks/07_evaluation.ipynb``.
 """

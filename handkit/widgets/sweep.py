@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from handkit.k_lambda import slice_rows
+from handkit.experiments.k_lambda import slice_rows
 from handkit.viz.sweep import sweep_slice_figure
 from handkit.widgets.common import DESCRIPTION_WIDTH, LABEL_SPACING, Explorer, slider
 

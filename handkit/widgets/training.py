@@ -3,7 +3,8 @@
 Training takes seconds, not milliseconds, so moving a slider only sets a value; pressing
 **Train** runs :func:`handkit.train.train` with the chosen K (labels every K frames, in training
 and in evaluation) and lambda_align (Eq. 9) into one run folder, then evaluates it with
-:func:`handkit.table1.evaluate_run` on the unlabelled frames of a split. The figures show Table I
+:func:`handkit.experiments.table1.evaluate_run` on the unlabelled frames of a split. The figures
+show Table I
 in miniature (MPJPE per method, and by distance to the nearest label) and the run's loss curves;
 the line above them lists every run of the session, so runs can be compared.
 ``explorer.result`` holds the last :class:`TrainingRun`. Introduced in
@@ -21,7 +22,7 @@ from pathlib import Path
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
-from handkit.table1 import bin_mpjpe, evaluate_run
+from handkit.experiments.table1 import bin_mpjpe, evaluate_run
 from handkit.train import (
     ORDER,
     STAGE_CURVE_TERMS,
@@ -47,7 +48,8 @@ __all__ = ["METHODS", "TrainingRun", "evaluate_training_run", "slider", "trainin
 
 #: Width of the figures (px): what a notebook's output area holds.
 FIGURE_WIDTH = 940
-#: Table I rows shown (names of :data:`handkit.table1.ROWS`): the two predictors, propagation,
+#: Table I rows shown (names of :data:`handkit.experiments.table1.ROWS`): the two predictors,
+#: propagation,
 #: and the two baselines without a network.
 METHODS = ("Baseline", "Baseline + Align", "Propagation", "Copy nearest label", "Interpolation")
 
@@ -109,7 +111,7 @@ def evaluate_training_run(folder: str | Path, *, split: str = "val",
     Args:
         folder: a run folder written by :func:`handkit.train.train` with stage 1 and stage 3.
         split: the split whose unlabelled frames are evaluated (the run trained on another).
-        methods: rows of :data:`handkit.table1.ROWS` to keep.
+        methods: rows of :data:`handkit.experiments.table1.ROWS` to keep.
     """
     folder = Path(folder)
     config = _with_label_every(run_config(folder))

@@ -18,9 +18,10 @@ A setting (:data:`SETTINGS`) fixes everything: the generated data set (seeded, c
 into ``<out>/seed<k>/`` (an interrupted run resumes, a finished one is reused); the results go
 to ``<out>/results.json``, ``table1.csv``, ``by_distance.csv``, ``table1.html`` (a bar chart)
 and ``report.txt`` (the table printed with the paper's numbers beside it). The rows, their
-names and their printed form live in :mod:`handkit.table1_format`; writing and reading the
+names and their printed form live in :mod:`handkit.experiments.table1_format`; writing and reading
+the
 results files and the paths of the shipped checkpoint and committed seed-1 results in
-:mod:`handkit.table1_files` (both re-exported here).
+:mod:`handkit.experiments.table1_files` (both re-exported here).
 """
 
 from __future__ import annotations
@@ -44,8 +45,7 @@ from handkit.data.synthetic import generate_dataset
 from handkit.data.video_format import INDEX_FILE, VideoDataset
 from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_predictors
-from handkit.models.precision import PRECISIONS
-from handkit.table1_files import (  # noqa: F401 (re-exported: handkit.table1 names them)
+from handkit.experiments.table1_files import (  # noqa: F401 (re-exported: handkit.experiments.table1 names them)
     COMMITTED_SEED1,
     SAMPLE_CHECKPOINT,
     committed_seed1_path,
@@ -54,7 +54,7 @@ from handkit.table1_files import (  # noqa: F401 (re-exported: handkit.table1 na
     save_results,
     saved_rows,
 )
-from handkit.table1_format import (  # noqa: F401 (re-exported: handkit.table1 names them)
+from handkit.experiments.table1_format import (  # noqa: F401 (re-exported: handkit.experiments.table1 names them)
     COLUMN_TITLES,
     COLUMNS,
     MODE_NAMES,
@@ -70,6 +70,7 @@ from handkit.table1_format import (  # noqa: F401 (re-exported: handkit.table1 n
     result_rows,
     time_lines,
 )
+from handkit.models.precision import PRECISIONS
 from handkit.train import TrainConfig, input_transform, load_run, open_reader, train
 from handkit.train.checkpoint import FINAL
 

@@ -27,15 +27,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from handkit.bootstrap import video_bootstrap
 from handkit.data.video_format import VideoDataset
 from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_split
-from handkit.evaluation_result import EvaluationResult, bin_name
+from handkit.experiments.interval_rows import result_rows
+from handkit.experiments.table1 import (
+    SETTINGS,
+    Table1Setting,
+    _train_seed,
+    dataset_for,
+    train_config,
+)
 from handkit.inference import MODE_TITLES
-from handkit.table1 import SETTINGS, Table1Setting, _train_seed, dataset_for, train_config
 from handkit.train import TrainConfig, input_transform, load_run, train
 from handkit.train.branch import branch
 from handkit.train.checkpoint import FINAL, LATEST
@@ -64,28 +67,6 @@ class AblationResult:
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def result_rows(result: EvaluationResult, *, seed: int, variant: str) -> list[dict[str, Any]]:
-    """One row per mode and distance bin (and "all"): MPJPE (mm) and its 95 % bootstrap
-    interval over the evaluated videos."""
-    frames = result.frames
-    in_bins = [(bin_name(low, high), (frames.distance >= low) & (frames.distance <= high))
-               for low, high in result.bins]
-    in_bins.append(("all", np.ones_like(frames.distance, dtype=bool)))
-    rows = []
-    for mode in result.modes:
-        errors = frames.mpjpe(mode)
-        for name, mask in in_bins:
-            weight = frames.joints[mask]
-            mean = float((errors[mask] * weight).sum() / weight.sum()) if mask.any() else None
-            low, high = video_bootstrap(errors[mask], frames.video[mask], weights=weight)
-            rows.append({"seed": seed, "variant": variant, "mode": mode,
-                         "method": MODE_TITLES[mode], "distance": name,
-                         "frames": int(mask.sum()), "videos": len(np.unique(frames.video[mask])),
-                         "mpjpe": mean, "ci_low": low if mask.any() else None,
-                         "ci_high": high if mask.any() else None})
-    return rows
 
 
 def _train_branch(source: Path, config: TrainConfig, folder: Path, *, progress: bool) -> None:

@@ -1,7 +1,7 @@
 """Parameter sweeps: one notebook run with papermill at every point of a grid.
 
 Any notebook with a cell tagged ``parameters`` that writes its key numbers to ``out_json`` can
-be swept (see :mod:`handkit.experiments` for single runs)::
+be swept (see :mod:`handkit.notebook_runner` for single runs)::
 
     python -m handkit sweep --notebook notebooks/08_experiments.ipynb \\
         --grid label_every=16,32,64,128 lambda_align=0,0.01,0.1,1 --out runs/sweep-k-lambda
@@ -13,7 +13,7 @@ name varying slowest. Values are Python literals (``0.01``, ``True``, ``None``, 
 bare word is text). ``-p NAME VALUE`` fixes a parameter for every point. A grid file (YAML or
 TOML) holds ``fixed:`` values and ``grid:`` lists; ``--grid`` and ``-p`` add to it and win.
 Before anything runs, every name and value is checked against the notebook's parameters cell
-(:func:`handkit.experiments.check_parameter_values`).
+(:func:`handkit.notebook_runner.check_parameter_values`).
 
 Layout of ``--out`` (e.g. ``runs/sweep-k-lambda/``)::
 
@@ -55,39 +55,34 @@ not into a fixed folder, so that parallel points do not collide.
 from __future__ import annotations
 
 import argparse
-import ast
-import csv
-import hashlib
-import io
-import itertools
 import json
 import multiprocessing
 import os
-import re
 import shlex
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm import tqdm
 
-from handkit.errors import InputError, check_output_folder, command, read_text, yaml_problem
-from handkit.experiments import (
-    CELL_TIMEOUT_S,
-    DEFAULT_KERNEL,
-    NotebookRunError,
-    check_parameter_values,
-    kernel_options,
-    parse_value,
-    read_results,
-    run_notebook,
-    scalar_numbers,
+from handkit.errors import check_output_folder, command
+from handkit.experiments.sweep_plan import (
+    SweepPlan,
+    SweepPoint,
+    canonical,
+    load_grid_file,
+    parse_grid_option,
+    plan_sweep,
+)
+from handkit.experiments.sweep_results import (
+    PointOutcome,
+    SweepOutcome,
+    format_sweep_table,
+    write_table_and_figure,
 )
 from handkit.files import (
     FolderInUseError,
@@ -96,7 +91,15 @@ from handkit.files import (
     removed_note,
     write_text_atomic,
 )
-from handkit.viz.sweep import sweep_figure, write_png
+from handkit.notebook_runner import (
+    CELL_TIMEOUT_S,
+    DEFAULT_KERNEL,
+    NotebookRunError,
+    kernel_options,
+    parse_value,
+    read_results,
+    run_notebook,
+)
 
 try:
     import tomllib
@@ -112,209 +115,6 @@ FIGURE_PNG = "results.png"
 #: Columns of results.csv besides the parameters and the numbers.
 STATUS_COLUMNS = ("status", "seconds")
 TRAILING_COLUMNS = ("folder", "cell", "error")
-
-#: Longest point folder name; longer ones are cut and end in a hash of the values.
-_FOLDER_NAME_MAX = 120
-
-
-@dataclass(frozen=True)
-class SweepPoint:
-    """One grid point.
-
-    Attributes:
-        swept: name -> value of the swept parameters, in grid order.
-        parameters: every parameter given to the notebook (fixed ones, then swept ones).
-        folder: name of the point's subfolder, e.g. ``"label_every=16__lambda_align=0.0"``.
-    """
-
-    swept: dict[str, Any]
-    parameters: dict[str, Any]
-    folder: str
-
-    @property
-    def label(self) -> str:
-        """``"label_every=16, lambda_align=0.0"``."""
-        return ", ".join(f"{name}={value!r}" for name, value in self.swept.items())
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    """A checked sweep: values coerced to the declared types (an int where a float is declared
-    becomes a float), the points in product order."""
-
-    notebook: Path
-    fixed: dict[str, Any]
-    grid: dict[str, list[Any]]
-    points: tuple[SweepPoint, ...]
-
-
-@dataclass(frozen=True)
-class PointOutcome:
-    """A point after the sweep: ``record`` is its ``point.json`` (status "ok" or "failed",
-    seconds, cell, error, message); ``results`` the dict its JSON holds (None if it failed);
-    ``skipped``: done by an earlier run, not run again."""
-
-    point: SweepPoint
-    record: dict[str, Any]
-    results: dict[str, Any] | None
-    skipped: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.record.get("status") == "ok"
-
-
-@dataclass(frozen=True)
-class SweepOutcome:
-    """What :func:`run_sweep` did and wrote: the points in grid order and the output paths;
-    ``png_note`` is one line saying where the PNG went or why it was skipped."""
-
-    out_dir: Path
-    points: tuple[PointOutcome, ...]
-    csv_path: Path
-    figure_path: Path
-    png_note: str
-
-    @property
-    def failed(self) -> list[PointOutcome]:
-        return [outcome for outcome in self.points if not outcome.ok]
-
-
-def parse_grid_values(text: str) -> list[Any]:
-    """The values of one ``--grid`` option: comma-separated Python literals, else text.
-
-    >>> parse_grid_values("0,0.01,True,None,'a,b'")
-    [0, 0.01, True, None, 'a,b']
-    >>> parse_grid_values("train,val")
-    ['train', 'val']
-    """
-    try:
-        return list(ast.literal_eval(f"({text},)"))
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        parts = [part.strip() for part in text.split(",")]
-        if not all(parts):
-            raise ValueError(f"empty value in {text!r}; expected V1,V2,...") from None
-        return [parse_value(part) for part in parts]
-
-
-def parse_grid_option(text: str) -> tuple[str, list[Any]]:
-    """``"label_every=16,32"`` -> ``("label_every", [16, 32])``."""
-    name, sep, values = text.partition("=")
-    if not sep or not name.strip().isidentifier() or not values.strip():
-        raise ValueError(f"--grid expects NAME=V1,V2,... (e.g. label_every=16,32), got {text!r}")
-    return name.strip(), parse_grid_values(values)
-
-
-def load_grid_file(path: str | Path) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """Read a YAML (``.yaml``, ``.yml``) or TOML (``.toml``) grid file.
-
-    It holds ``fixed:`` (name -> value, the same at every point) and ``grid:`` (name -> list
-    of values), both optional; nothing else.
-
-    Returns:
-        (fixed, grid).
-
-    Raises:
-        ValueError: another extension, unreadable content, unknown keys, or a grid entry that
-            is not a non-empty list.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".toml"):
-        raise ValueError(f"a grid file ends in .yaml, .yml or .toml; got {path.name}")
-    if suffix == ".toml" and tomllib is None:
-        raise ValueError(f"{path}: TOML grid files need Python 3.11 or newer; use YAML")
-    text = read_text(path, suffix[1:].upper())
-    try:
-        data = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError) as error:  # tomllib.TOMLDecodeError is a ValueError
-        raise InputError(f"{path}: cannot read it as {suffix[1:].upper()}: "
-                         f"{yaml_problem(error)}") from None
-    data = {} if data is None else data
-    if not isinstance(data, dict) or set(data) - {"fixed", "grid"}:
-        found = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"{path}: expected the keys 'fixed' and 'grid'; found {found}")
-    fixed, grid = data.get("fixed") or {}, data.get("grid") or {}
-    for key, value in (("fixed", fixed), ("grid", grid)):
-        if not isinstance(value, dict):
-            raise ValueError(f"{path}: {key} must map names to values; got {value!r}")
-    for name, values in grid.items():
-        if not isinstance(values, list) or not values:
-            raise ValueError(
-                f"{path}: grid.{name} must be a non-empty list of values, e.g. [16, 32]; got "
-                f"{values!r} (a single value belongs under fixed:)"
-            )
-    return dict(fixed), {name: list(values) for name, values in grid.items()}
-
-
-def _canonical(values: Any) -> str:
-    """JSON text that is equal for equal parameters (tuples and lists alike, keys sorted)."""
-    return json.dumps(values, sort_keys=True, default=repr)
-
-
-def _value_text(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_") or "_"
-
-
-def point_folder_name(swept: Mapping[str, Any]) -> str:
-    """Folder name showing the swept values; characters unsafe in paths become ``_``.
-
-    >>> point_folder_name({"label_every": 16, "lambda_align": 0.01, "split": "val"})
-    'label_every=16__lambda_align=0.01__split=val'
-    """
-    name = "__".join(f"{key}={_value_text(value)}" for key, value in swept.items())
-    if len(name) > _FOLDER_NAME_MAX:
-        name = f"{name[:_FOLDER_NAME_MAX - 9]}-{_digest(swept)}"
-    return name
-
-
-def _digest(values: Any) -> str:
-    return hashlib.sha1(_canonical(values).encode()).hexdigest()[:8]
-
-
-def plan_sweep(
-    notebook: str | Path, grid: Mapping[str, Sequence[Any]], fixed: Mapping[str, Any] | None = None
-) -> SweepPlan:
-    """Check a sweep against the notebook's parameters cell and list its points.
-
-    Args:
-        notebook: path of the ``.ipynb`` file.
-        grid: name -> values to sweep (at least one name, each with at least one value).
-        fixed: name -> value given at every point.
-
-    Raises:
-        FileNotFoundError: no notebook there.
-        ValueError: nothing to sweep, a name both fixed and swept, a value listed twice, or
-            (listing the notebook's parameters with defaults and types) an unknown name or a
-            value of the wrong type.
-    """
-    notebook, fixed = Path(notebook), dict(fixed or {})
-    if not notebook.is_file():
-        raise FileNotFoundError(f"no notebook at {notebook}")
-    if not grid or not all(len(values) for values in grid.values()):
-        raise ValueError(f"nothing to sweep: give --grid NAME=V1,V2 or a grid file with grid: "
-                         f"lists; got grid {dict(grid)}")
-    both = sorted(set(grid) & set(fixed))
-    if both:
-        raise ValueError(f"{both} both swept (grid) and fixed (-p or fixed:); keep one")
-    pairs = [*fixed.items(), *((name, value) for name, values in grid.items() for value in values)]
-    checked = check_parameter_values(notebook, pairs)
-    fixed = dict(checked[: len(fixed)])
-    swept_values: dict[str, list[Any]] = {name: [] for name in grid}
-    for name, value in checked[len(fixed):]:
-        if _canonical(value) in map(_canonical, swept_values[name]):
-            raise ValueError(f"grid {name} lists {value!r} twice: {list(grid[name])}")
-        swept_values[name].append(value)
-    combos = [dict(zip(swept_values, values, strict=True))
-              for values in itertools.product(*swept_values.values())]
-    folders = [point_folder_name(swept) for swept in combos]
-    folders = [f"{folder}-{_digest(swept)}" if folders.count(folder) > 1 else folder
-               for folder, swept in zip(folders, combos, strict=True)]
-    points = tuple(SweepPoint(swept, {**fixed, **swept}, folder)
-                   for swept, folder in zip(combos, folders, strict=True))
-    return SweepPlan(notebook, fixed, swept_values, points)
-
 
 def caller_threads() -> int:
     """Threads this process may use: ``OMP_NUM_THREADS`` if set, else its CPUs."""
@@ -376,7 +176,7 @@ def _earlier_outcome(point: SweepPoint, folder: Path, notebook: Path) -> PointOu
         return None
     if (not isinstance(record, dict) or record.get("status") != "ok"
             or record.get("notebook") != notebook.name
-            or _canonical(record.get("parameters")) != _canonical(point.parameters)):
+            or canonical(record.get("parameters")) != canonical(point.parameters)):
         return None
     return PointOutcome(point, record, results, skipped=True)
 
@@ -413,43 +213,6 @@ def _execute(plan: SweepPlan, todo: Sequence[SweepPoint], out_dir: Path, kernel:
             raise
 
 
-def results_rows(plan: SweepPlan, outcomes: Sequence[PointOutcome]
-                 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """The results table: (columns, a row per point), rows as name -> value.
-
-    Columns: the swept parameters, the fixed ones, status, seconds, every scalar number of the
-    points' JSON (dotted keys; prefixed ``result.`` when named like another column), folder,
-    cell, error. A failed point leaves its numbers empty (None).
-    """
-    reserved = [*plan.grid, *plan.fixed, *STATUS_COLUMNS, *TRAILING_COLUMNS]
-    metrics: dict[str, None] = {}
-    rows = []
-    for outcome in outcomes:
-        numbers = {(f"result.{key}" if key in reserved else key): value
-                   for key, value in scalar_numbers(outcome.results or {})}
-        metrics.update(dict.fromkeys(numbers))
-        record = outcome.record
-        rows.append({**outcome.point.swept, **plan.fixed, "status": record.get("status"),
-                     "seconds": record.get("seconds"), **numbers,
-                     "folder": outcome.point.folder, "cell": record.get("cell"),
-                     "error": record.get("error")})
-    columns = [*plan.grid, *plan.fixed, *STATUS_COLUMNS, *metrics, *TRAILING_COLUMNS]
-    return columns, [{column: row.get(column) for column in columns} for row in rows]
-
-
-def _csv_text(columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> str:
-    def cell(value: Any) -> str:
-        if value is None:
-            return ""
-        return json.dumps(value) if isinstance(value, (list, tuple, dict)) else str(value)
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([cell(row[column]) for column in columns] for row in rows)
-    return buffer.getvalue()
-
-
 def run_sweep(
     notebook: str | Path,
     grid: Mapping[str, Sequence[Any]],
@@ -477,7 +240,7 @@ def run_sweep(
         log: called with one line per point and a summary line (e.g. ``print``).
         command: the command line, recorded in ``sweep.json``.
         cell_timeout: seconds one cell of a point may run before the point fails (None: the
-            default of :func:`handkit.experiments.run_notebook`).
+            default of :func:`handkit.notebook_runner.run_notebook`).
 
     Returns:
         a :class:`SweepOutcome`; failed points are in ``.failed`` (nothing is raised for them).
@@ -504,7 +267,7 @@ def run_sweep(
 
 
 def _sweep_identity(notebook: str, fixed: Any, grid: Any) -> dict[str, Any]:
-    return {"notebook": Path(str(notebook)).name, "fixed": json.loads(_canonical(fixed)),
+    return {"notebook": Path(str(notebook)).name, "fixed": json.loads(canonical(fixed)),
             "swept names": sorted(grid)}
 
 
@@ -561,7 +324,7 @@ def _run_locked(plan: SweepPlan, out_dir: Path, *, workers: int, kernel: str | N
         _execute(plan, todo, out_dir, kernel, parallel, threads, cell_timeout, report)
 
     ordered = tuple(outcomes[point.folder] for point in plan.points)
-    csv_path, figure_path, png_note = _write_table_and_figure(plan, ordered, out_dir)
+    csv_path, figure_path, png_note = write_table_and_figure(plan, ordered, out_dir)
     description.update(finished=datetime.now().isoformat(timespec="seconds"),
                        points=len(ordered), ran=len(todo),
                        failed=sum(not outcome.ok for outcome in ordered))
@@ -569,40 +332,12 @@ def _run_locked(plan: SweepPlan, out_dir: Path, *, workers: int, kernel: str | N
     return SweepOutcome(out_dir, ordered, csv_path, figure_path, png_note)
 
 
-def _write_table_and_figure(plan: SweepPlan, outcomes: Sequence[PointOutcome], out_dir: Path
-                            ) -> tuple[Path, Path, str]:
-    """results.csv, results.html and (where possible) results.png: (csv, html, PNG note)."""
-    columns, rows = results_rows(plan, outcomes)
-    csv_path = out_dir / RESULTS_CSV
-    write_text_atomic(csv_path, _csv_text(columns, rows))
-    first_metric = len(plan.grid) + len(plan.fixed) + len(STATUS_COLUMNS)
-    failed = sum(not outcome.ok for outcome in outcomes)
-    fig = sweep_figure(rows, swept=list(plan.grid),
-                       metrics=columns[first_metric:-len(TRAILING_COLUMNS)],
-                       title=f"{plan.notebook.stem}: sweep over {', '.join(plan.grid)}"
-                       + (f" ({failed} failed point(s) left out)" if failed else ""))
-    figure_path = out_dir / FIGURE_HTML
-    # plotly.js inside the file (4.6 MB): the figure opens offline and in CI artifacts
-    write_text_atomic(figure_path, fig.to_html(include_plotlyjs=True, full_html=True))
-    return csv_path, figure_path, write_png(fig, out_dir / FIGURE_PNG)
-
-
-def format_sweep_table(outcome: SweepOutcome) -> str:
-    """Plain text: a line per point with its swept values, status and seconds."""
-    header = [*outcome.points[0].point.swept, "status", "seconds"]
-    lines = [[*(repr(v) for v in p.point.swept.values()),
-              ("ok (earlier run)" if p.skipped else "ok") if p.ok else "FAILED",
-              str(p.record.get("seconds"))] for p in outcome.points]
-    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
-    return "\n".join("  ".join(f"{cell:<{width}}" for cell, width in zip(row, widths, strict=True))
-                     .rstrip() for row in [header, ["-" * w for w in widths], *lines])
-
-
 def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m handkit sweep",
         description="Run a notebook with papermill at every point of a parameter grid; keep each "
-        "executed notebook and JSON, write results.csv and a plotly figure (handkit.sweep).",
+        "executed notebook and JSON, write results.csv and a plotly figure "
+        "(handkit.experiments.sweep).",
     )
     parser.add_argument("--notebook", type=Path, required=True, help="the notebook to sweep")
     parser.add_argument(

@@ -18,7 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from handkit.errors import check_output_folder, command, refuse
-from handkit.table1 import TABLE1_KEY_GAP, Table1Setting, bin_mpjpe, dataset_for, evaluate_run
+from handkit.experiments.table1 import (
+    TABLE1_KEY_GAP,
+    Table1Setting,
+    bin_mpjpe,
+    dataset_for,
+    evaluate_run,
+)
 from handkit.train import TrainConfig, train
 from handkit.viz.sweep import sweep_slice_figure, write_png
 
@@ -96,11 +102,12 @@ COMMITTED_SWEEP = Path("experiments") / "sweep_k_lambda" / "results.csv"
 
 def committed_sweep_table() -> Path:
     """The committed sweep table of this handkit repository (see notebook 08 for its command)."""
-    return Path(__file__).resolve().parents[1] / COMMITTED_SWEEP
+    return Path(__file__).resolve().parents[2] / COMMITTED_SWEEP
 
 
 def read_sweep_table(path: str | Path) -> list[dict[str, Any]]:
-    """The rows of a sweep's ``results.csv`` (:mod:`handkit.sweep`) that finished, numbers as
+    """The rows of a sweep's ``results.csv`` (:mod:`handkit.experiments.sweep`) that finished,
+    numbers as
     floats (empty cells as None)."""
     path = Path(path)
     if not path.is_file():

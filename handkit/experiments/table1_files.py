@@ -1,10 +1,12 @@
 """Table I's files: the results folder a run writes (:func:`save_results`) and reads back
 (:func:`read_results`, :func:`saved_rows`), and where this repository keeps the shipped
 checkpoint (:data:`SAMPLE_CHECKPOINT`) and the committed seed-1 results
-(:data:`COMMITTED_SEED1`). :mod:`handkit.table1` runs the experiment and re-exports these names.
+(:data:`COMMITTED_SEED1`). :mod:`handkit.experiments.table1` runs the experiment and re-exports
+these names.
 
 A results folder holds ``results.json`` (the setting, the rows and distance rows of
-:mod:`handkit.table1_format`, the seconds each part took), ``table1.csv``, ``by_distance.csv``,
+:mod:`handkit.experiments.table1_format`, the seconds each part took), ``table1.csv``,
+``by_distance.csv``,
 ``report.txt`` and ``table1.html`` (a bar chart).
 """
 
@@ -18,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from handkit.table1_format import format_report
+from handkit.experiments.table1_format import format_report
 from handkit.train.checkpoint import FINAL
 
 if TYPE_CHECKING:
-    from handkit.table1 import Table1Result, Table1Setting
+    from handkit.experiments.table1 import Table1Result, Table1Setting
 
 #: Where the shipped checkpoint lives, relative to the repository root.
 SAMPLE_CHECKPOINT = Path("data_samples") / "checkpoint" / "table1_full_seed0.npz"
@@ -84,7 +86,7 @@ def saved_rows(folder: Path, setting: Table1Setting, seed: int) -> tuple[list, l
 
 def sample_checkpoint_path() -> Path:
     """The shipped checkpoint in this handkit repository (``data_samples/checkpoint``)."""
-    path = Path(__file__).resolve().parents[1] / SAMPLE_CHECKPOINT
+    path = Path(__file__).resolve().parents[2] / SAMPLE_CHECKPOINT
     if not path.is_file():
         raise FileNotFoundError(f"expected the shipped checkpoint at {path}; make it with "
                                 "python -m handkit experiment sample-checkpoint")
@@ -93,4 +95,4 @@ def sample_checkpoint_path() -> Path:
 
 def committed_seed1_path() -> Path:
     """The committed seed-1 results of the full setting in this handkit repository."""
-    return Path(__file__).resolve().parents[1] / COMMITTED_SEED1
+    return Path(__file__).resolve().parents[2] / COMMITTED_SEED1

@@ -1,5 +1,6 @@
 """Table I rows and their printed form: which method each row is, the rows of an evaluation
-result, the printed table and report. :mod:`handkit.table1` runs the experiment and re-exports
+result, the printed table and report. :mod:`handkit.experiments.table1` runs the experiment and
+re-exports
 these names.
 
 A row is a dict ``{"seed", "split", "method", "frames", <metric keys>}``; a distance row is
@@ -23,7 +24,7 @@ from handkit.metrics import METRIC_KEYS
 
 if TYPE_CHECKING:
     from handkit.evaluation import EvaluationResult
-    from handkit.table1 import Table1Result
+    from handkit.experiments.table1 import Table1Result
 
 #: Paper, Table I (Sec. V-C): test rows, mm (F-scores in [0, 1]), by data set title; the numbers
 #: live in :data:`handkit.data.datasets.DATASET_DEFAULTS`.

@@ -1,0 +1,37 @@
+"""Rows of an evaluation with intervals: MPJPE per mode and distance bin, each with its 95 %
+bootstrap interval over the evaluated videos (:func:`handkit.bootstrap.video_bootstrap`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from handkit.bootstrap import video_bootstrap
+from handkit.evaluation_result import EvaluationResult, bin_name
+from handkit.inference import MODE_TITLES
+
+
+def result_rows(result: EvaluationResult, **keys: Any) -> list[dict[str, Any]]:
+    """One row per mode and distance bin (and "all"): ``keys`` (e.g. seed, variant), then mode,
+    method, distance, frames, videos, MPJPE (mm) and its 95 % bootstrap interval over the
+    evaluated videos (ci_low, ci_high); None where a bin has no frame."""
+    frames = result.frames
+    in_bins = [(bin_name(low, high), (frames.distance >= low) & (frames.distance <= high))
+               for low, high in result.bins]
+    in_bins.append(("all", np.ones_like(frames.distance, dtype=bool)))
+    rows = []
+    for mode in result.modes:
+        errors = frames.mpjpe(mode)
+        for name, mask in in_bins:
+            weight = frames.joints[mask]
+            mean = float((errors[mask] * weight).sum() / weight.sum()) if mask.any() else None
+            low, high = video_bootstrap(errors[mask], frames.video[mask], weights=weight)
+            rows.append({**keys, "mode": mode,
+                         "method": MODE_TITLES[mode], "distance": name,
+                         "frames": int(mask.sum()), "videos": len(np.unique(frames.video[mask])),
+                         "mpjpe": mean, "ci_low": low if mask.any() else None,
+                         "ci_high": high if mask.any() else None})
+    return rows
+
+
