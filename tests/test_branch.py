@@ -21,18 +21,26 @@ ABLATION = dict(backward_detach="aligned", stage2_roll="shared", aligner_anchore
                 max_gap=5, p_unlabelled=0.75)
 
 
-def test_a_branched_run_ends_like_the_run_trained_from_the_start(tmp_path):
-    source = TrainConfig(**TINY)
-    train(source, tmp_path / "source", progress=False)
-    ablation = replace(source, **ABLATION).with_overrides({"loss.lambda_align": 1.0})
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    """A finished TINY run (stage 1, control, stages 2 and 3): (config, folder, result)."""
+    threads = torch.get_num_threads()
+    config, folder = TrainConfig(**TINY), tmp_path_factory.mktemp("branch") / "source"
+    yield config, folder, train(config, folder, progress=False)
+    torch.set_num_threads(threads)
+
+
+def test_a_branched_run_ends_like_the_run_trained_from_the_start(source, tmp_path):
+    config, folder, trained = source
+    ablation = replace(config, **ABLATION).with_overrides({"loss.lambda_align": 1.0})
     whole = train(ablation, tmp_path / "whole", progress=False)
 
-    branch(tmp_path / "source", ablation, tmp_path / "branched")
+    branch(folder, ablation, tmp_path / "branched")
     branched = train(ablation, tmp_path / "branched", resume=True, progress=False)
     assert same(weights(branched.predictor), weights(whole.predictor))
     assert same(weights(branched.aligner), weights(whole.aligner))
-    assert not same(weights(branched.aligner),  # the switches changed the training
-                    weights(train(source, tmp_path / "again", progress=False).aligner))
+    # the switches changed the training (the source ran the same steps without them)
+    assert not same(weights(branched.aligner), weights(trained.aligner))
     summary = json.loads((tmp_path / "branched" / "run.json").read_text())
     assert summary["stages_done"] == ["stage1", "control", "stage2", "stage3"]
     assert set(summary["seconds_this_call"]) == {"stage2", "stage3"}  # stage 1 not trained
@@ -40,12 +48,11 @@ def test_a_branched_run_ends_like_the_run_trained_from_the_start(tmp_path):
     assert note["stages_from_source"] == ["stage1", "control"]
 
 
-def test_a_branch_may_drop_the_control(tmp_path):
-    source = TrainConfig(**TINY)
-    train(source, tmp_path / "source", progress=False)
-    without = replace(source, control_steps=0, stage3_steps=1)
+def test_a_branch_may_drop_the_control(source, tmp_path):
+    config, folder, _ = source
+    without = replace(config, control_steps=0, stage3_steps=1)
     whole = train(without, tmp_path / "whole", progress=False)
-    branch(tmp_path / "source", without, tmp_path / "branched")
+    branch(folder, without, tmp_path / "branched")
     assert not (tmp_path / "branched" / "control.pt").exists()
     branched = train(without, tmp_path / "branched", resume=True, progress=False)
     assert same(weights(branched.aligner), weights(whole.aligner))
