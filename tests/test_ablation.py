@@ -33,9 +33,9 @@ def test_every_variant_is_evaluated_beside_the_label_references(tiny_ablation):
     seen = {(row["variant"], row["mode"]) for row in result.rows}
     assert seen == ({("table1", mode) for mode in LABEL_MODES + ALIGNER_MODES}
                     | {(v, mode) for v in ("detach_aligned", "anchored") for mode in ALIGNER_MODES})
-    for row in result.rows:
-        if row["frames"]:
-            assert row["ci_low"] - 1e-6 <= row["mpjpe"] <= row["ci_high"] + 1e-6, row
+    for row in result.rows:  # the tiny setting has one test video: no interval to give
+        assert row["videos"] == (1 if row["frames"] else 0)
+        assert row["ci_low"] is None and row["ci_high"] is None
     every = [r for r in result.rows if r["distance"] == "all"]
     assert all(r["frames"] > 0 and np.isfinite(r["mpjpe"]) for r in every)
     branched = json.loads((out / "seed0" / "anchored" / "run.json").read_text())

@@ -141,6 +141,7 @@ def test_report_states_the_claims_with_the_papers_numbers(tiny_result):
     report = format_report(result)
     base, prop = result.value("Baseline"), result.value("Propagation")
     line = next(x for x in report.splitlines() if "Propagation vs Baseline" in x)
+    # the tiny setting has one test video: no interval, so the line claims nothing more
     assert line == (f"  Propagation vs Baseline: {prop:.1f} vs {base:.1f} mm, "
                     f"{100 * (base - prop) / base:.1f} % lower (paper: 44.0 vs 65.5, "
                     f"32.8 % lower)")

@@ -11,12 +11,14 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from handkit.evaluation_result import FrameErrors
 from handkit.experiments.table1_format import (
     MODE_NAMES,
     ROWS,
     format_table,
     method_name,
     result_rows,
+    supported,
 )
 from handkit.inference import MODE_TITLES, MODES
 from handkit.metrics import METRIC_KEYS
@@ -28,10 +30,17 @@ BINS = ((1, 15), (16, 31), (32, 64))
 
 
 def fake_result(modes=MODES) -> SimpleNamespace:
-    """What evaluate_split returns, as far as rows need it: a different MPJPE per mode."""
+    """What evaluate_split returns, as far as rows need it: a different MPJPE per mode; ten
+    frames of two videos, six 1-15 frames from a label and four 16-31."""
     overall = {m: {key: 10.0 + k for key in METRIC_KEYS} for k, m in enumerate(modes)}
     by_distance = {m: (5.0 + k, 20.0 + k, float("nan")) for k, m in enumerate(modes)}
-    return SimpleNamespace(modes=tuple(modes), overall=overall, bins=BINS,
+    distance = np.array([1, 2, 3, 4, 5, 6, 16, 17, 18, 19])
+    frames = FrameErrors(
+        video=np.array([0, 1] * 5), frame=np.arange(10), distance=distance,
+        metrics={m: {"mpjpe": np.where(distance < 16, 5.0 + k, 20.0 + k) + np.arange(10) % 2}
+                 for k, m in enumerate(modes)},
+        joints=np.full(10, 21.0))
+    return SimpleNamespace(modes=tuple(modes), overall=overall, bins=BINS, frames=frames,
                            by_distance=by_distance, bin_counts=(6, 4, 0), num_frames=10)
 
 
@@ -110,3 +119,33 @@ def test_the_other_metric_figures_draw_every_method_given():
     sweep = [{"label_every": k, **{f"mpjpe.{m}": 1.0 for m in methods}} for k in (16, 32)]
     fig = sweep_slice_figure(sweep, against="label_every", methods=methods)
     assert [t.name for t in fig.data] == methods
+
+
+def test_rows_carry_intervals_over_videos():
+    rows, by_distance = result_rows(fake_result(), modes=["copy"])
+    # two videos: the copy mode's frames are 6 / 7 mm (1-15) and 21 / 22 mm (16-31)
+    assert rows[0]["mpjpe_ci_low"] < rows[0]["mpjpe_ci_high"]
+    near = next(r for r in by_distance if r["distance"] == "1-15")
+    assert 5.0 + MODES.index("copy") <= near["ci_low"] <= near["ci_high"] \
+        <= 6.0 + MODES.index("copy")
+    empty = next(r for r in by_distance if r["distance"] == "32-64")
+    assert (empty["ci_low"], empty["ci_high"]) == (None, None)
+
+
+@pytest.mark.parametrize("seeds,expected", [
+    # (seed, A's mpjpe, A's interval, B's mpjpe, B's interval)
+    ([(0, 10.0, (9.0, 11.0), 14.0, (13.0, 15.0))], "A"),
+    ([(0, 10.0, (9.0, 14.5), 14.0, (13.0, 15.0))], None),  # A's interval reaches B's mean
+    ([(0, 10.0, (9.0, 11.0), 14.0, (13.0, 15.0)), (1, 14.0, (13.0, 15.0), 10.0, (9.0, 11.0))],
+     None),  # the seeds disagree
+    ([(0, 16.0, (15.0, 17.0), 14.0, (13.0, 15.0))], "B"),
+])
+def test_a_difference_is_claimed_only_beyond_the_intervals(seeds, expected):
+    rows = [{"split": "test", "seed": seed, "method": name, "mpjpe": value,
+             "mpjpe_ci_low": ci[0], "mpjpe_ci_high": ci[1]}
+            for seed, a, a_ci, b, b_ci in seeds
+            for name, value, ci in (("A", a, a_ci), ("B", b, b_ci))]
+    assert supported(rows, "A", "B") == expected
+    for row in rows:
+        row["mpjpe_ci_high"] = None  # rows saved before intervals existed
+    assert supported(rows, "A", "B") is None

@@ -165,6 +165,8 @@ def format_ablation(rows: Sequence[dict[str, Any]]) -> str:
 def _cell(row: dict[str, Any] | None) -> str:
     if row is None or row["mpjpe"] is None:
         return f"{'-':>22}"
+    if row["ci_low"] is None:  # one video: no interval
+        return f"{row['mpjpe']:>8.1f}{'':14}"
     return f"{row['mpjpe']:>8.1f} [{row['ci_low']:5.1f}, {row['ci_high']:5.1f}]"
 
 

@@ -15,7 +15,8 @@ from handkit.inference import MODE_TITLES
 def result_rows(result: EvaluationResult, **keys: Any) -> list[dict[str, Any]]:
     """One row per mode and distance bin (and "all"): ``keys`` (e.g. seed, variant), then mode,
     method, distance, frames, videos, MPJPE (mm) and its 95 % bootstrap interval over the
-    evaluated videos (ci_low, ci_high); None where a bin has no frame."""
+    evaluated videos (ci_low, ci_high); None where a bin has no frame, and no interval where
+    its frames come from one video."""
     frames = result.frames
     in_bins = [(bin_name(low, high), (frames.distance >= low) & (frames.distance <= high))
                for low, high in result.bins]
@@ -26,12 +27,12 @@ def result_rows(result: EvaluationResult, **keys: Any) -> list[dict[str, Any]]:
         for name, mask in in_bins:
             weight = frames.joints[mask]
             mean = float((errors[mask] * weight).sum() / weight.sum()) if mask.any() else None
-            low, high = video_bootstrap(errors[mask], frames.video[mask], weights=weight)
-            rows.append({**keys, "mode": mode,
-                         "method": MODE_TITLES[mode], "distance": name,
-                         "frames": int(mask.sum()), "videos": len(np.unique(frames.video[mask])),
-                         "mpjpe": mean, "ci_low": low if mask.any() else None,
-                         "ci_high": high if mask.any() else None})
+            videos = len(np.unique(frames.video[mask]))
+            low, high = (video_bootstrap(errors[mask], frames.video[mask], weights=weight)
+                         if videos > 1 else (None, None))  # one video: nothing to resample
+            rows.append({**keys, "mode": mode, "method": MODE_TITLES[mode], "distance": name,
+                         "frames": int(mask.sum()), "videos": videos, "mpjpe": mean,
+                         "ci_low": low, "ci_high": high})
     return rows
 
 

@@ -142,7 +142,7 @@ def winners(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"motion": motion, "label_every": label_every, "seed": seed,
                     "distance": distance, "winner": best["method"],
                     "runner_up": second["method"], "margin_mm": second["mpjpe"] - best["mpjpe"],
-                    "clear": best["ci_high"] < second["mpjpe"]})
+                    "clear": best["ci_high"] is not None and best["ci_high"] < second["mpjpe"]})
     return out
 
 

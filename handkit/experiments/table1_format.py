@@ -1,10 +1,12 @@
 """Table I rows and their printed form: which method each row is, the rows of an evaluation
 result, the printed table and report. :mod:`handkit.experiments.table1` runs the experiment and
-re-exports
-these names.
+re-exports these names.
 
-A row is a dict ``{"seed", "split", "method", "frames", <metric keys>}``; a distance row is
-``{"seed", "split", "method", "distance", "frames", "mpjpe"}``. :func:`result_rows` makes both
+A row is a dict ``{"seed", "split", "method", "frames", <metric keys>, "mpjpe_ci_low",
+"mpjpe_ci_high"}``; a distance row is ``{"seed", "split", "method", "distance", "frames",
+"mpjpe", "ci_low", "ci_high"}``: the intervals are 95 % bootstrap intervals over the evaluated
+videos (:mod:`handkit.bootstrap`; results saved before they existed have none, and print
+without). :func:`result_rows` makes both
 from an :class:`~handkit.evaluation.EvaluationResult`, naming each row's method itself, so no
 key of the result can overwrite it. The printed table (:func:`format_table`) and the figure
 (:func:`handkit.viz.results.table1_figure`) list every method their rows hold: the rows of
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from handkit.bootstrap import video_bootstrap
 from handkit.data.datasets import DATASET_DEFAULTS, TABLE1_COLUMNS
 from handkit.inference import MODE_TITLES
 from handkit.metrics import METRIC_KEYS
@@ -80,16 +83,32 @@ def result_rows(result: EvaluationResult, *, seed: int = 0, split: str = "test",
         ``method`` is the mode's own name.
     """
     rows, by_distance = [], []
+    frames = result.frames
     for mode in result.modes if modes is None else modes:
         name = method_name(mode, predictor)
         metrics = {key: result.overall[mode][key] for key in METRIC_KEYS}
+        everywhere = np.ones(len(frames.frame), dtype=bool)
         rows.append({"seed": seed, "split": split, "method": name,
-                     "frames": result.num_frames, **metrics})
+                     "frames": result.num_frames, **metrics,
+                     **_interval(frames, mode, everywhere, "mpjpe_ci")})
         for (low, high), count, value in zip(result.bins, result.bin_counts,
                                              result.by_distance[mode], strict=True):
+            in_bin = (frames.distance >= low) & (frames.distance <= high)
             by_distance.append({"seed": seed, "split": split, "method": name,
-                                "distance": f"{low}-{high}", "frames": count, "mpjpe": value})
+                                "distance": f"{low}-{high}", "frames": count, "mpjpe": value,
+                                **_interval(frames, mode, in_bin, "ci")})
     return rows, by_distance
+
+
+def _interval(frames, mode: str, mask: np.ndarray, prefix: str) -> dict[str, float | None]:
+    """``<prefix>_low`` and ``<prefix>_high``: the 95 % bootstrap interval of the MPJPE of
+    ``mode`` on the frames in ``mask``, over videos (:func:`handkit.bootstrap.video_bootstrap`);
+    None with frames of fewer than two videos (nothing to resample)."""
+    if len(np.unique(frames.video[mask])) < 2:
+        return {f"{prefix}_low": None, f"{prefix}_high": None}
+    low, high = video_bootstrap(frames.mpjpe(mode)[mask], frames.video[mask],
+                                weights=frames.joints[mask])
+    return {f"{prefix}_low": low, f"{prefix}_high": high}
 
 
 def method_order(rows: Sequence[dict]) -> list[str]:
@@ -118,6 +137,9 @@ def format_table(rows: Sequence[dict], distance_rows: Sequence[dict], *, title: 
     seeds = sorted({r["seed"] for r in rows})
     width = max([NAME_WIDTH] + [len(m) + 2 for m in method_order(rows)])
     header = _header("method", width)
+    intervals = all(r.get("mpjpe_ci_low") is not None for r in rows)
+    if intervals:
+        header += f"{'MPJPE 95 % CI':>16}"
     if len(seeds) > 1:
         header += "".join(f"{'seed ' + str(s):>9}" for s in seeds)
     lines = [title, ""]
@@ -129,12 +151,22 @@ def format_table(rows: Sequence[dict], distance_rows: Sequence[dict], *, title: 
                 continue
             cells = [_cell(_mean_of(mine, key), key) for key in COLUMNS]
             line = f"{name:<{width}}" + "".join(f"{c:>11}" for c in cells)
+            if intervals:
+                line += f"{_interval_text(mine, 'mpjpe_ci'):>16}"
             if len(seeds) > 1:
                 line += "".join(f"{_mean_of([r for r in mine if r['seed'] == s], 'mpjpe'):>9.1f}"
                                 for s in seeds)
             lines.append(line)
         lines.append("")
     return lines + _distance_lines(distance_rows, width) + [""]
+
+
+def _interval_text(rows: Sequence[dict], prefix: str) -> str:
+    """``[low, high]`` of one seed's row; over several seeds, the lowest low and highest high
+    (the interval of any seed)."""
+    lows = [r[f"{prefix}_low"] for r in rows if r.get(f"{prefix}_low") is not None]
+    highs = [r[f"{prefix}_high"] for r in rows if r.get(f"{prefix}_high") is not None]
+    return f"[{min(lows):.1f}, {max(highs):.1f}]" if lows else "-"
 
 
 def _mean_of(rows: Sequence[dict], key: str) -> float | None:
@@ -147,14 +179,20 @@ def _distance_lines(distance_rows: Sequence[dict], width: int) -> list[str]:
     bins = list(dict.fromkeys(r["distance"] for r in test))
     lines = [f"{test[0]['split']} MPJPE by distance to the nearest label |u - N(u)| (frames)",
              f"{'method':<{width}}" + "".join(f"{b:>11}" for b in bins)]
+    intervals = all(r.get("ci_low") is not None or not r["frames"] for r in test)
+    cell = 24 if intervals else 11
+    lines[-1] = f"{'method':<{width}}" + "".join(f"{b:>{cell}}" for b in bins)
     for name in method_order(test):
-        cells = [[r["mpjpe"] for r in test if r["method"] == name and r["distance"] == b]
-                 for b in bins]
-        values = [float(np.nanmean(c)) if c and not np.all(np.isnan(c)) else float("nan")
-                  for c in cells]
-        lines.append(f"{name:<{width}}" + "".join(f"{_cell(v, 'mpjpe'):>11}" for v in values))
+        mine = [[r for r in test if r["method"] == name and r["distance"] == b] for b in bins]
+        values = [[r["mpjpe"] for r in c] for c in mine]
+        means = [float(np.nanmean(v)) if v and not np.all(np.isnan(v)) else float("nan")
+                 for v in values]
+        texts = [_cell(m, "mpjpe") + (f" {_interval_text(c, 'ci')}" if intervals and c and
+                                      c[0]["frames"] else "")
+                 for m, c in zip(means, mine, strict=True)]
+        lines.append(f"{name:<{width}}" + "".join(f"{t:>{cell}}" for t in texts))
     counts = [next(r["frames"] for r in test if r["distance"] == b) for b in bins]
-    return lines + [f"{'(frames)':<{width}}" + "".join(f"{c:>11}" for c in counts)]
+    return lines + [f"{'(frames)':<{width}}" + "".join(f"{c:>{cell}}" for c in counts)]
 
 
 def _header(first: str, width: int) -> str:
@@ -221,17 +259,49 @@ def _seed_spread(result: Table1Result) -> str:
     return f"Baseline itself spans {max(spread) - min(spread):.1f} mm over seeds"
 
 
+def supported(rows: Sequence[dict], first: str, second: str) -> str | None:
+    """Which of two methods is lower on the test videos where the intervals say so: the lower
+    one's MPJPE interval lies below the other's MPJPE on every seed (the same method on each);
+    None where they do not (or the rows carry no intervals)."""
+    test = [r for r in rows if r["split"] == "test"]
+    winners = set()
+    for seed in {r["seed"] for r in test}:
+        a, b = (next((r for r in test if r["seed"] == seed and r["method"] == m), None)
+                for m in (first, second))
+        if a is None or b is None or a.get("mpjpe_ci_high") is None \
+                or b.get("mpjpe_ci_high") is None:
+            return None
+        low, high = (a, b) if a["mpjpe"] < b["mpjpe"] else (b, a)
+        if low["mpjpe_ci_high"] >= high["mpjpe"]:
+            return None
+        winners.add(low["method"])
+    return winners.pop() if len(winners) == 1 else None
+
+
+def _support(result: Table1Result, first: str, second: str) -> str:
+    if not all(r.get("mpjpe_ci_high") is not None for r in result.rows):
+        return ""
+    lower = supported(result.rows, first, second)
+    return (f"; {lower} is lower beyond the intervals" if lower
+            else "; within the intervals: no difference claimed")
+
+
 def claims(result: Table1Result) -> list[str]:
     """The paper's main result and the kit's aims, checked on the test videos (MPJPE)."""
     test = {name: result.value(name) for name in method_order(result.rows)
             if any(r["method"] == name and r["split"] == "test" for r in result.rows)}
     base, prop = test["Baseline"], test["Propagation"]
-    lines = ["Claims on the test videos (MPJPE, mean over seeds):",
+    lines = ["Claims on the test videos (MPJPE, mean over seeds; a difference is called out "
+             "only where, on every seed, the lower method's 95 % interval lies below the other's "
+             "mean):",
              f"  Propagation vs Baseline: {prop:.1f} vs {base:.1f} mm, "
-             f"{100 * (base - prop) / base:.1f} % lower (paper: 44.0 vs 65.5, 32.8 % lower)",
+             f"{100 * (base - prop) / base:.1f} % lower (paper: 44.0 vs 65.5, 32.8 % lower)"
+             f"{_support(result, 'Propagation', 'Baseline')}",
              f"  Propagation vs Copy nearest label: {prop:.1f} vs {test['Copy nearest label']:.1f}"
-             f" mm", f"  Propagation vs Interpolation: {prop:.1f} vs "
-             f"{test['Interpolation']:.1f} mm (interpolation uses two labels, propagation one)"]
+             f" mm{_support(result, 'Propagation', 'Copy nearest label')}",
+             f"  Propagation vs Interpolation: {prop:.1f} vs "
+             f"{test['Interpolation']:.1f} mm (interpolation uses two labels, propagation one)"
+             f"{_support(result, 'Propagation', 'Interpolation')}"]
     if "Control" in test:
         gains = [result.value("Control", seed=s) - result.value("Baseline + Align", seed=s)
                  for s in result.setting.seeds]
