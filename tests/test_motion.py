@@ -79,6 +79,12 @@ def test_the_cli_makes_a_natural_set_and_records_the_model(tmp_path):
     assert synthetic.main(args) == 0
     params = video_format.read_index(tmp_path / "set")["generator"]["params"]
     assert (params["motion"], params["motion_speed"]) == ("natural", 1.5)
+    # motion_params draws the same motion without rendering
+    video = video_format.VideoDataset(tmp_path / "set").video("synth_000")
+    drawn = motion.motion_params(SynthParams(occluder_prob=0.0, motion="natural",
+                                             motion_speed=1.5), num_frames=4)
+    np.testing.assert_allclose(drawn["theta"], video.theta, atol=1e-6)
+    np.testing.assert_allclose(drawn["root"], video.root, atol=1e-3)
 
 
 @pytest.mark.parametrize("values,message", [

@@ -241,3 +241,26 @@ def natural_motion(rng: np.random.Generator, num_frames: int, layer: ManoLayer,
     theta = np.concatenate([roma.rotmat_to_rotvec(torch.from_numpy(rotations)).numpy(),
                             fingers], 1)
     return {"theta": theta, "beta": beta, "centre": centre, "transitions": starts}
+
+
+def generator_layer() -> ManoLayer:
+    """The MANO layer the generator poses its hands with (wrist at the origin, float64)."""
+    return ManoLayer(use_pca=False, flat_hand_mean=True, center_idx=0, dtype=torch.float64)
+
+
+def motion_params(params: SynthParams, *, num_frames: int, seed: int = 0, video: int = 0,
+                  layer: ManoLayer | None = None) -> dict[str, np.ndarray]:
+    """The hand parameters of one video's motion without rendering it: root (T, 3) mm (the
+    wrist, as a generated video's ``root``), theta (T, 48), beta (T, 10), and transitions (the
+    natural model's grasp transitions; empty for keyframes). Drawn like video ``video`` of a
+    set generated with ``seed`` (:func:`handkit.data.synthetic.make_video`'s first draws)."""
+    layer = generator_layer() if layer is None else layer
+    rng = np.random.default_rng([seed, video])
+    rng.integers(2**62)  # make_video's renderer seed comes first
+    motion = sample_motion(rng, num_frames, layer, 64, params)
+    theta = torch.from_numpy(motion["theta"])
+    beta = torch.from_numpy(motion["beta"])[None].expand(num_frames, 10)
+    joints = layer(theta, beta)[1]  # (T, 21, 3), wrist at the origin
+    root = motion["centre"] - joints.mean(1).numpy()
+    return {"root": root, "theta": motion["theta"], "beta": beta.numpy().copy(),
+            "transitions": motion.get("transitions", np.zeros(0, dtype=np.int64))}
