@@ -90,3 +90,13 @@ def test_stage_curves_one_log_panel_per_stage_in_order_and_one_colour_per_name()
         curves.stage_curves_figure({"stage1": {"total": [1.0]}})
     with pytest.raises(ValueError, match="at least one stage"):
         curves.stage_curves_figure({})
+
+
+def test_gap_curves_keep_a_series_colour_across_panels():
+    x = np.arange(4)
+    fig = curves.gap_curves_figure(x, [("a", {"one": x, "two": 2 * x}),
+                                       ("b", {"two": x, "one": 3 * x})])
+    colours = {(t.name, t.xaxis): t.line.color for t in fig.data}
+    assert colours["one", "x"] == colours["one", "x2"]
+    assert colours["two", "x"] == colours["two", "x2"] != colours["one", "x"]
+    assert [t.name for t in fig.data if t.showlegend] == ["one", "two"]

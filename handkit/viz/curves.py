@@ -84,7 +84,8 @@ def gap_curves_figure(gaps, panels: Sequence[tuple[str, Mapping[str, object]]], 
 
     Args:
         gaps: (N,) x values, e.g. 0 .. 64.
-        panels: (axis title, {series name: (N,) values}) per panel; NaN values leave a gap.
+        panels: (axis title, {series name: (N,) values}) per panel; NaN values leave a gap. A
+            name in several panels keeps one colour and one legend entry.
         markers: vertical dashed lines {label: x}, in every panel (e.g. K/2, max_gap).
         title: the figure's title.
         x_title: the x axis's title.
@@ -95,14 +96,15 @@ def gap_curves_figure(gaps, panels: Sequence[tuple[str, Mapping[str, object]]], 
         raise ValueError("give at least one panel")
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[name for name, _ in panels],
                         horizontal_spacing=0.1)
-    colour = 0
+    colours: dict[str, str] = {}  # a series name keeps its colour (and one legend entry)
     for k, (_, series) in enumerate(panels):
         for name, values in series.items():
             y = _vector(values, f"series {name!r}", len(x)).round(decimals)
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name,
-                                     line=dict(color=COLOURS[colour % len(COLOURS)], width=2)),
+            first = name not in colours
+            colour = colours.setdefault(name, COLOURS[len(colours) % len(COLOURS)])
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name,
+                                     showlegend=first, line=dict(color=colour, width=2)),
                           row=1, col=k + 1)
-            colour += 1
         for label, at in (markers or {}).items():
             fig.add_vline(x=float(at), line=dict(dash="dash", color="#7f7f7f", width=1),
                           annotation_text=label, annotation_position="top left",
