@@ -1,8 +1,7 @@
 """``python -m handkit evaluate --run runs/NAME [--split test]``: Table I rows of a trained run.
 
 Evaluates every row the run can give (:data:`handkit.experiments.table1.ROWS`: Baseline and Control
-when
-the run has a stage 1 and a control, Baseline + Align, Propagation, Copy, Interpolation,
+when the run has a stage 1 and a control, Baseline + Align, Propagation, Copy, Interpolation,
 Bidirectional, Gated) on the unlabelled frames of a split of the run's data, prints the table,
 and writes ``evaluation-<split>.json`` and ``evaluation-<split>.csv`` into the run folder. A run
 on Mini-HO-3D or Mini-InterHand also prints the paper's Table I rows for that set and split.

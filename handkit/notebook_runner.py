@@ -6,9 +6,8 @@ with chosen parameters into a folder, pointing each ``out_json`` into that folde
 what they wrote; :func:`scalar_numbers` lists the numbers in it.
 :func:`check_parameters` refuses, before anything runs, a parameter the notebook does not
 define or a value of another type than its default's (``0.5`` where ``seed = 0`` is declared);
-an int is accepted, as a float, where the default is a float. :mod:`handkit.experiments.sweep` runs
-one
-notebook over a grid of parameters with the same pieces.
+an int is accepted, as a float, where the default is a float. :mod:`handkit.experiments.sweep`
+runs one notebook over a grid of parameters with the same pieces.
 
 ``python -m handkit run`` (what ``make run`` and ``make notebooks`` call) is
 :mod:`handkit.run_cli`.

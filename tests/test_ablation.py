@@ -1,7 +1,6 @@
 """The ablation experiment (handkit.experiments.ablation) at a tiny setting: every variant trains
-(branched
-from the Table I run of its seed), is evaluated beside copy and interpolation per distance bin
-with bootstrap intervals, and a second call reuses every run; and the switches it flips."""
+(branched from the Table I run of its seed), is evaluated beside copy and interpolation per distance
+bin with bootstrap intervals, and a second call reuses every run; and the switches it flips."""
 
 from __future__ import annotations
 

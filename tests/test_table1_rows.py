@@ -1,7 +1,6 @@
 """Every method reaches the printed tables and the figures: rows built from an evaluation result
 (handkit.experiments.table1_format.result_rows), printed (format_table) and drawn (table1_figure
-and the
-other metric figures). Notebook 07 once lost five of seven methods on the way."""
+and the other metric figures). Notebook 07 once lost five of seven methods on the way."""
 
 from __future__ import annotations
 

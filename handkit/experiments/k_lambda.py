@@ -107,8 +107,7 @@ def committed_sweep_table() -> Path:
 
 def read_sweep_table(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a sweep's ``results.csv`` (:mod:`handkit.experiments.sweep`) that finished,
-    numbers as
-    floats (empty cells as None)."""
+    numbers as floats (empty cells as None)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no sweep table at {path}; make one with python -m handkit sweep")

@@ -18,9 +18,8 @@ A setting (:data:`SETTINGS`) fixes everything: the generated data set (seeded, c
 into ``<out>/seed<k>/`` (an interrupted run resumes, a finished one is reused); the results go
 to ``<out>/results.json``, ``table1.csv``, ``by_distance.csv``, ``table1.html`` (a bar chart)
 and ``report.txt`` (the table printed with the paper's numbers beside it). The rows, their
-names and their printed form live in :mod:`handkit.experiments.table1_format`; writing and reading
-the
-results files and the paths of the shipped checkpoint and committed seed-1 results in
+names and their printed form live in :mod:`handkit.experiments.table1_format`; writing and
+reading the results files and the paths of the shipped checkpoint and committed seed-1 results in
 :mod:`handkit.experiments.table1_files` (both re-exported here).
 """
 

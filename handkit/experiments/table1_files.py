@@ -6,8 +6,7 @@ these names.
 
 A results folder holds ``results.json`` (the setting, the rows and distance rows of
 :mod:`handkit.experiments.table1_format`, the seconds each part took), ``table1.csv``,
-``by_distance.csv``,
-``report.txt`` and ``table1.html`` (a bar chart).
+``by_distance.csv``, ``report.txt`` and ``table1.html`` (a bar chart).
 """
 
 from __future__ import annotations

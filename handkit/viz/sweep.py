@@ -1,6 +1,5 @@
 """Figures of a parameter sweep (:mod:`handkit.experiments.sweep`): each metric against the first
-swept
-parameter, and the optional PNG export."""
+swept parameter, and the optional PNG export."""
 
 from __future__ import annotations
 
@@ -129,8 +128,8 @@ def sweep_slice_figure(rows: Sequence[Mapping[str, Any]], *, against: str,
     """MPJPE of each method against one swept parameter (the others fixed by the caller).
 
     Args:
-        rows: sweep rows (e.g. :func:`handkit.experiments.k_lambda.slice_rows`), sorted by
-        ``against``.
+        rows: sweep rows (e.g. :func:`handkit.experiments.k_lambda.slice_rows`), sorted
+            by ``against``.
         against: the parameter on the x axis, e.g. "label_every".
         methods: Table I method names.
         distance: "all" or a distance bin such as "1-15".

@@ -1,12 +1,11 @@
 """An explorer that re-trains: K and lambda_align, a Train button, a progress bar, the result.
 
-Training takes seconds, not milliseconds, so moving a slider only sets a value; pressing
-**Train** runs :func:`handkit.train.train` with the chosen K (labels every K frames, in training
-and in evaluation) and lambda_align (Eq. 9) into one run folder, then evaluates it with
+Training takes seconds, not milliseconds, so moving a slider only sets a value; pressing **Train**
+runs :func:`handkit.train.train` with the chosen K (labels every K frames, in training and in
+evaluation) and lambda_align (Eq. 9) into one run folder, then evaluates it with
 :func:`handkit.experiments.table1.evaluate_run` on the unlabelled frames of a split. The figures
-show Table I
-in miniature (MPJPE per method, and by distance to the nearest label) and the run's loss curves;
-the line above them lists every run of the session, so runs can be compared.
+show Table I in miniature (MPJPE per method, and by distance to the nearest label) and the run's
+loss curves; the line above them lists every run of the session, so runs can be compared.
 ``explorer.result`` holds the last :class:`TrainingRun`. Introduced in
 ``notebooks/06_three_stage_training.ipynb``.
 """
@@ -49,8 +48,7 @@ __all__ = ["METHODS", "TrainingRun", "evaluate_training_run", "slider", "trainin
 #: Width of the figures (px): what a notebook's output area holds.
 FIGURE_WIDTH = 940
 #: Table I rows shown (names of :data:`handkit.experiments.table1.ROWS`): the two predictors,
-#: propagation,
-#: and the two baselines without a network.
+#: propagation, and the two baselines without a network.
 METHODS = ("Baseline", "Baseline + Align", "Propagation", "Copy nearest label", "Interpolation")
 
 
