@@ -12,7 +12,9 @@ the test videos (:mod:`handkit.bootstrap`).
 Writes into ``--out`` (default ``runs/ablation-SETTING``): ``seed<k>/<variant>/`` (the run
 folders), ``ablation.csv`` (one row per seed, variant, method and distance bin, and "all"),
 ``report.txt`` (the table, also printed) and ``results.json`` (rows and seconds); the table and
-report are rewritten after every run, so a long ablation can be read while it goes on.
+report are rewritten after every run, so a long ablation can be read while it goes on. A later
+call into the same folder keeps the rows saved before and adds its own (a finished run is
+reused, and not evaluated again when its rows are there).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def run_ablation(setting: Table1Setting, out: str | Path, *, variants: Sequence[
         raise InputError(f"unknown variant(s) {unknown}; known: {list(VARIANTS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result, began = AblationResult(), time.perf_counter()
+    result, began = earlier_result(out), time.perf_counter()
     data = dataset_for(setting, Path(cache) if cache else out.parent / "cache", progress=progress)
     result.seconds["data"] = time.perf_counter() - began
     names = ["table1"] + [name for name in variants if name != "table1"]
@@ -114,18 +116,38 @@ def run_ablation(setting: Table1Setting, out: str | Path, *, variants: Sequence[
         for name in names:
             folder, began = out / f"seed{seed}" / name, time.perf_counter()
             config = base.with_overrides(VARIANTS[name][1])
+            reused = (folder / FINAL).is_file()
             if name == "table1":
                 _train_seed(config, folder, progress=progress)
             else:
                 _train_branch(out / f"seed{seed}" / "table1", config, folder, progress=progress)
+            modes = (LABEL_MODES if name == "table1" else ()) + ALIGNER_MODES
+            if reused and _has_rows(result.rows, seed, name, modes):
+                continue  # a reused run whose rows an earlier call saved
             result.seconds[f"seed {seed} {name} train"] = time.perf_counter() - began
             began = time.perf_counter()
-            modes = (LABEL_MODES if name == "table1" else ()) + ALIGNER_MODES
-            result.rows += evaluate_variant(folder, data, modes, seed=seed, variant=name,
-                                            progress=progress)
+            rows = evaluate_variant(folder, data, modes, seed=seed, variant=name,
+                                    progress=progress)
+            result.rows = [r for r in result.rows
+                           if (r["seed"], r["variant"]) != (seed, name)] + rows
             result.seconds[f"seed {seed} {name} evaluate"] = time.perf_counter() - began
             save_ablation(result, out)
     return result
+
+
+def earlier_result(out: Path) -> AblationResult:
+    """What an earlier call saved in ``out`` (``results.json``), or nothing: a call adds its
+    seeds and variants to the table instead of replacing it."""
+    path = out / "results.json"
+    if not path.is_file():
+        return AblationResult()
+    saved = json.loads(path.read_text())
+    return AblationResult(rows=list(saved["rows"]), seconds=dict(saved["seconds"]))
+
+
+def _has_rows(rows: Sequence[dict[str, Any]], seed: int, variant: str, modes: Sequence[str]
+              ) -> bool:
+    return set(modes) <= {r["mode"] for r in rows if (r["seed"], r["variant"]) == (seed, variant)}
 
 
 def save_ablation(result: AblationResult, out: Path) -> None:
