@@ -115,3 +115,19 @@ def test_tiny_motion_sweep_writes_the_map(tmp_path):
     # the two motion levels made two data sets; each K trained its own run
     assert len([p for p in (tmp_path / "cache").glob("synthetic-tiny-*") if p.is_dir()]) == 2
     assert len(list((tmp_path / "sweep").glob("*__K*__seed0/final.pt"))) == 4
+
+
+def test_the_table_reads_back_and_draws(tiny_ablation):
+    from handkit.experiments.ablation import read_ablation
+    from handkit.viz.ablation import ablation_figure
+
+    out, result = tiny_ablation
+    rows = read_ablation(out / "ablation.csv")
+    assert [r["mpjpe"] for r in rows] == pytest.approx([r["mpjpe"] for r in result.rows])
+    figure = ablation_figure(rows, mode="fused")
+    bars = [trace for trace in figure.data if trace.type == "bar"]
+    assert [bar.name for bar in bars] == ["table1", "detach_aligned", "anchored"]
+    assert {trace.name for trace in figure.data if trace.type == "scatter"} == {
+        "Copy nearest label", "Interpolation"}
+    with pytest.raises(FileNotFoundError, match="no ablation table"):
+        read_ablation(out / "missing.csv")

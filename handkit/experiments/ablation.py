@@ -58,6 +58,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                   {"backward_detach": "aligned", "stage2_roll": "shared",
                    "aligner_anchored": True}),
 }
+#: The committed full-setting ablation (``experiments/ablation_full/``), read by notebook 08.
+COMMITTED_ABLATION = Path("experiments") / "ablation_full" / "ablation.csv"
 #: Modes that do not depend on training (evaluated once per seed) and those that do.
 LABEL_MODES = ("copy", "interpolation")
 ALIGNER_MODES = ("propagation", "bidirectional", "fused")
@@ -148,6 +150,25 @@ def earlier_result(out: Path) -> AblationResult:
 def _has_rows(rows: Sequence[dict[str, Any]], seed: int, variant: str, modes: Sequence[str]
               ) -> bool:
     return set(modes) <= {r["mode"] for r in rows if (r["seed"], r["variant"]) == (seed, variant)}
+
+
+def committed_ablation() -> Path:
+    """The committed ablation table of this repository (:data:`COMMITTED_ABLATION`)."""
+    return Path(__file__).resolve().parents[2] / COMMITTED_ABLATION
+
+
+def read_ablation(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of an ``ablation.csv``, numbers as numbers (empty cells as None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no ablation table at {path}; python -m handkit experiment "
+                                f"ablation writes one")
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    numbers = {"seed": int, "frames": int, "videos": int, "mpjpe": float, "ci_low": float,
+               "ci_high": float}
+    return [{key: (None if value == "" else numbers[key](value)) if key in numbers else value
+             for key, value in row.items()} for row in rows]
 
 
 def save_ablation(result: AblationResult, out: Path) -> None:
