@@ -295,3 +295,18 @@ def test_the_committed_seed_1_run_is_the_full_setting():
     test = {r["method"]: r for r in rows if r["split"] == "test"}
     assert test["Baseline"]["frames"] == 7920  # the full setting's 10 test videos
     assert {r["distance"] for r in distance_rows} == {"1-15", "16-31", "32-64"}
+
+
+def test_a_recipe_sets_its_training_switches(tmp_path, capsys):
+    from handkit.errors import InputError
+    from handkit.experiments.table1 import RECIPES, main, train_config
+
+    paper = train_config(TINY, tmp_path, seed=0)
+    anchored = train_config(replace(TINY, recipe="anchored"), tmp_path, seed=0)
+    assert not paper.aligner_anchored and anchored.aligner_anchored
+    assert anchored == paper.with_overrides(RECIPES["anchored"])
+    with pytest.raises(InputError, match="unknown recipe 'nope'"):
+        train_config(replace(TINY, recipe="nope"), tmp_path, seed=0)
+    with pytest.raises(SystemExit):
+        main(["--recipe", "nope"])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err

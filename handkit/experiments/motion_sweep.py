@@ -35,6 +35,7 @@ from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_split
 from handkit.experiments.interval_rows import result_rows
 from handkit.experiments.table1 import (
+    RECIPES,
     SETTINGS,
     Table1Setting,
     _train_seed,
@@ -51,10 +52,6 @@ MOTION_LEVELS: dict[str, dict[str, Any]] = {
     "natural": {"motion": "natural", "motion_speed": 1.0},
     "natural-fast": {"motion": "natural", "motion_speed": 2.0},
 }
-#: Training recipes: name -> TrainConfig overrides on top of the setting's training.
-RECIPES: dict[str, dict[str, Any]] = {
-    "paper": {},
-}
 #: The modes evaluated at every point.
 MODES = ("regression", "copy", "interpolation", "propagation", "bidirectional", "fused")
 
@@ -70,7 +67,7 @@ def point_config(setting: Table1Setting, data: Path, *, label_every: int, seed: 
                  recipe: str):
     """The training config of one point: the setting's, the recipe's, labels every K, no
     control, stage-3 gaps below K / 2 (at least 1)."""
-    config = train_config(setting, data, seed).with_overrides(RECIPES[recipe])
+    config = train_config(replace(setting, recipe=recipe), data, seed)
     return config.with_overrides({"label_every": label_every, "control_steps": 0,
                                   "max_gap": max(1, min(config.max_gap, label_every // 2))})
 
