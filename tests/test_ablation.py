@@ -127,7 +127,7 @@ def test_the_table_reads_back_and_draws(tiny_ablation):
     figure = ablation_figure(rows, mode="fused")
     bars = [trace for trace in figure.data if trace.type == "bar"]
     assert [bar.name for bar in bars] == ["table1", "detach_aligned", "anchored"]
-    assert {trace.name for trace in figure.data if trace.type == "scatter"} == {
-        "Copy nearest label", "Interpolation"}
+    references = {t.name: t.marker.color for t in figure.data if t.type == "scatter"}
+    assert references == {"Copy nearest label": "#bcbd22", "Interpolation": "#2ca02c"}
     with pytest.raises(FileNotFoundError, match="no ablation table"):
         read_ablation(out / "missing.csv")

@@ -54,7 +54,7 @@ def ablation_figure(rows: Sequence[Mapping[str, Any]], *, mode: str = "propagati
         cells = {r["distance"]: r for r in mine if r["mode"] == reference}
         fig.add_trace(go.Scatter(
             x=bins, y=[_number(cells[b]["mpjpe"]) if b in cells else None for b in bins],
-            mode="markers", name=name, marker=dict(symbol="line-ew-open", size=40,
+            mode="markers", name=name, marker=dict(symbol="line-ew-open", size=40, color=colour,
                                                    line=dict(width=3, color=colour))))
     fig.update_layout(barmode="group", template="plotly_white", height=420,
                       title=f"{mode.capitalize()} by variant, seed {seed} (bars: 95 % interval "
