@@ -78,7 +78,12 @@ from handkit.experiments.sweep_plan import (
     parse_grid_option,
     plan_sweep,
 )
-from handkit.experiments.sweep_results import (
+from handkit.experiments.sweep_results import (  # noqa: F401 (the file names, re-exported)
+    FIGURE_HTML,
+    FIGURE_PNG,
+    POINT_FILE,
+    RESULTS_CSV,
+    SWEEP_FILE,
     PointOutcome,
     SweepOutcome,
     format_sweep_table,
@@ -101,20 +106,6 @@ from handkit.notebook_runner import (
     run_notebook,
 )
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    tomllib = None
-
-POINT_FILE = "point.json"
-SWEEP_FILE = "sweep.json"
-RESULTS_CSV = "results.csv"
-FIGURE_HTML = "results.html"
-FIGURE_PNG = "results.png"
-
-#: Columns of results.csv besides the parameters and the numbers.
-STATUS_COLUMNS = ("status", "seconds")
-TRAILING_COLUMNS = ("folder", "cell", "error")
 
 def caller_threads() -> int:
     """Threads this process may use: ``OMP_NUM_THREADS`` if set, else its CPUs."""

@@ -20,6 +20,7 @@ from handkit.notebook_runner import (
 )
 from handkit.viz.sweep import sweep_figure, write_png
 
+#: File names in a sweep folder (see :mod:`handkit.experiments.sweep`).
 POINT_FILE = "point.json"
 SWEEP_FILE = "sweep.json"
 RESULTS_CSV = "results.csv"
