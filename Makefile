@@ -56,7 +56,7 @@ lab-reset: setup
 	$(VENV_PYTHON) -m handkit lab --no-launch --reset $(NOTEBOOK)
 
 # In place, in the handkit kernel, with no per-cell timestamps or widget state: executing again
-# changes only what the code changed (handkit.notebook_runner.execute_in_place).
+# changes only what the code changed (handkit.course.run.execute_in_place).
 notebooks: setup
 	$(VENV_PYTHON) -m handkit run --in-place
 

@@ -2,6 +2,9 @@
 
 Commands:
   bench <name>   print benchmark figures (names: mano, render, model, data)
+  course build   student and instructor editions of the notebooks (python -m handkit course -h)
+  course grade   run submitted notebooks with the hidden tests, print and save the points
+  course list    the graded exercises, with points and estimated minutes
   data synth     generate a synthetic sparsely-labelled video set
   evaluate       Table I rows of a trained run folder (python -m handkit evaluate -h)
   experiment table1   the synthetic Table I (train, evaluate, report)
@@ -11,7 +14,7 @@ Commands:
   experiment sweep-figures   the README's figures of the committed K x lambda_align sweep
   lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
-                 (handkit.run_cli)
+                 (handkit.course.run_cli)
   sweep          run one notebook over a parameter grid (python -m handkit sweep -h)
   train          the three training stages into a run folder (python -m handkit train -h)
 
@@ -34,6 +37,9 @@ COMMANDS = {
     ("bench", "mano"): "handkit.benchmarks.mano",
     ("bench", "model"): "handkit.benchmarks.model",
     ("bench", "render"): "handkit.benchmarks.render",
+    ("course", "build"): "handkit.course.cli:build_main",
+    ("course", "grade"): "handkit.course.cli:grade_main",
+    ("course", "list"): "handkit.course.cli:list_main",
     ("data", "synth"): "handkit.data.synthetic",
     ("evaluate",): "handkit.evaluate_cli",
     ("experiment", "table1"): "handkit.experiments.table1",
@@ -41,8 +47,8 @@ COMMANDS = {
     ("experiment", "motion-sweep"): "handkit.experiments.motion_sweep",
     ("experiment", "sample-checkpoint"): "handkit.experiments.table1:sample_checkpoint_main",
     ("experiment", "sweep-figures"): "handkit.experiments.k_lambda:figures_main",
-    ("lab",): "handkit.lab",
-    ("run",): "handkit.run_cli",
+    ("lab",): "handkit.course.lab",
+    ("run",): "handkit.course.run_cli",
     ("sweep",): "handkit.experiments.sweep",
     ("train",): "handkit.train.cli",
 }

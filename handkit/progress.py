@@ -4,7 +4,7 @@ In a Jupyter kernel ``tqdm.auto`` draws a bar as an ipywidget. The saved noteboo
 the widget's plain-text form, taken when the bar was first shown (``0%| 0/16 [00:00<?,
 ?it/s]``), and handkit drops widget views when it saves (no frontend ever drew them): an
 executed and saved notebook showed bars frozen at 0 %. So the executors that save notebooks
-(:func:`handkit.notebook_runner.execute_in_place`, :func:`handkit.notebook_runner.run_notebook`:
+(:func:`handkit.course.run.execute_in_place`, :func:`handkit.course.run.run_notebook`:
 ``make notebooks``, ``make run``, sweeps, papermill in the tests, nbval) start their kernels with
 ``TQDM_DISABLE=1`` (:func:`headless_bars`): tqdm then draws no bar by default, and handkit's
 bars (:func:`progress_bar`) none at all, so a saved notebook holds no bar. A student's kernel

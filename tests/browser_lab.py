@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from handkit.lab import prepare_copies
+from handkit.course.lab import prepare_copies
 from tests.notebook_parameters import set_parameters
 
 ROOT = Path(__file__).resolve().parent.parent

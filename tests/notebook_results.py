@@ -13,7 +13,7 @@ from typing import Any
 
 import nbformat
 
-from handkit.notebook_runner import OUT_JSON
+from handkit.course.parameters import OUT_JSON
 
 
 def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:

@@ -3,7 +3,7 @@ from datetime import datetime
 
 import pytest
 
-from handkit.lab import (
+from handkit.course.lab import (
     LAB_SETTINGS,
     MANIFEST,
     REPLACED_DIR,
@@ -90,7 +90,8 @@ def test_lab_settings_switch_off_the_news_popup(tmp_path):
 
 def test_command_line_prepares_without_launching(course, capsys, monkeypatch, tmp_path):
     source, copies = course
-    monkeypatch.setattr("handkit.lab.install_lab_settings", lambda: tmp_path / "settings.json")
+    settings = tmp_path / "settings.json"
+    monkeypatch.setattr("handkit.course.lab.install_lab_settings", lambda: settings)
     assert main(["--source", str(source), "--dir", str(copies), "--no-launch"]) == 0
     assert "made working copies" in capsys.readouterr().err
     assert main(["--source", str(source), "--dir", str(copies), "--reset", "nope",

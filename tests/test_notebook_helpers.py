@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from handkit.notebook import setup, write_results
+from handkit.course.notebook import setup, write_results
 
 
 def test_setup_seeds_torch_and_numpy():

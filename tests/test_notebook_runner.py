@@ -1,4 +1,4 @@
-"""handkit.notebook_runner: papermill runs on tiny throwaway notebooks, and the results table."""
+"""handkit.course.run: papermill runs on tiny throwaway notebooks, and the results table."""
 
 from __future__ import annotations
 
@@ -10,8 +10,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from handkit.notebook_runner import NotebookRunError, execute_in_place, run_notebooks
-from handkit.run_cli import KEY_NUMBERS, format_results_table, format_summary, key_numbers, main
+from handkit.course.kernels import NotebookRunError
+from handkit.course.run import execute_in_place, run_notebooks
+from handkit.course.run_cli import (
+    KEY_NUMBERS,
+    format_results_table,
+    format_summary,
+    key_numbers,
+    main,
+)
 
 PARAMETERS = 'scale = 2\nout_json = "default.json"'
 WRITE_JSON = (
@@ -271,7 +278,7 @@ def test_table_of_nothing_says_so():
 
 @pytest.mark.notebook
 def test_a_cell_that_runs_too_long_stops_the_run(tmp_path, test_kernel, monkeypatch):
-    monkeypatch.setattr("handkit.notebook_runner.CELL_TIMEOUT_S", 2)
+    monkeypatch.setattr("handkit.course.run.CELL_TIMEOUT_S", 2)
     slow = make_notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(60)", WRITE_JSON)
     before = slow.read_bytes()
     with pytest.raises(NotebookRunError, match=r"slow\.ipynb.*longer than 2 s"):

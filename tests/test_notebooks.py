@@ -13,7 +13,8 @@ import nbformat
 import pytest
 from nbval.plugin import get_sanitize_patterns
 
-from handkit.notebook_runner import OUT_JSON, run_notebooks
+from handkit.course.parameters import OUT_JSON
+from handkit.course.run import run_notebooks
 from tests.browser_lab import browser_available
 from tests.notebook_parameters import ALT_PARAMETERS
 from tests.notebook_results import check_alternate_results, code_cells

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from handkit.notebook_runner import run_notebooks
+from handkit.course.run import run_notebooks
 from handkit.train import TrainConfig, train
 from tests.notebook_results import numbers_in
 
@@ -64,7 +64,7 @@ def test_notebook_07_evaluates_a_run_trained_on_the_fixture(tmp_path):
 
 @pytest.mark.notebook
 def test_notebook_07_asks_for_a_checkpoint_trained_on_a_real_set(tmp_path):
-    from handkit.notebook_runner import NotebookRunError
+    from handkit.course.kernels import NotebookRunError
 
     with pytest.raises(NotebookRunError, match="give checkpoint= a run folder"):
         run_notebooks([ROOT / "notebooks" / "07_evaluation.ipynb"], tmp_path, REAL, kernel=None)

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from handkit.notebook_runner import execute_in_place, run_notebooks
+from handkit.course.run import execute_in_place, run_notebooks
 from handkit.progress import DISABLE_VARIABLE, bars_disabled, headless_bars, progress_bar
 from tests.test_notebook_runner import WRITE_JSON, make_notebook, test_kernel  # noqa: F401
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from handkit import notebook_runner
+from handkit.course import run_cli
 from handkit.experiments.sweep import POINT_FILE, _earlier_outcome, main, run_sweep
 from handkit.experiments.sweep_plan import (
     SweepPoint,
@@ -211,7 +211,7 @@ def test_plan_coerces_ints_for_floats_and_refuses_duplicates_and_clashes(tmp_pat
 def test_run_parameter_of_the_wrong_type_is_refused(tmp_path, capsys):
     nb = tiny(tmp_path / "tiny.ipynb")
     out = tmp_path / "run"
-    code = notebook_runner.main([str(nb), "-p", "a", "0.5", "--out-dir", str(out), "--current-env"])
+    code = run_cli.main([str(nb), "-p", "a", "0.5", "--out-dir", str(out), "--current-env"])
     assert code == 1
     err = capsys.readouterr().err
     assert err.startswith("handkit run: tiny.ipynb: wrong type: a=0.5 is float, but the notebook "

@@ -9,5 +9,5 @@
   sweep``); :mod:`handkit.experiments.k_lambda`: one point of the K x lambda_align sweep of
   notebook 08 and the committed sweep's figures.
 
-Notebooks are run by :mod:`handkit.notebook_runner`, which these build on.
+Notebooks are run by :mod:`handkit.course.run`, which these build on.
 """

@@ -1,7 +1,7 @@
 """Parameter sweeps: one notebook run with papermill at every point of a grid.
 
 Any notebook with a cell tagged ``parameters`` that writes its key numbers to ``out_json`` can
-be swept (see :mod:`handkit.notebook_runner` for single runs)::
+be swept (see :mod:`handkit.course.run` for single runs)::
 
     python -m handkit sweep --notebook notebooks/08_experiments.ipynb \\
         --grid label_every=16,32,64,128 lambda_align=0,0.01,0.1,1 --out runs/sweep-k-lambda
@@ -13,7 +13,7 @@ name varying slowest. Values are Python literals (``0.01``, ``True``, ``None``, 
 bare word is text). ``-p NAME VALUE`` fixes a parameter for every point. A grid file (YAML or
 TOML) holds ``fixed:`` values and ``grid:`` lists; ``--grid`` and ``-p`` add to it and win.
 Before anything runs, every name and value is checked against the notebook's parameters cell
-(:func:`handkit.notebook_runner.check_parameter_values`).
+(:func:`handkit.course.parameters.check_parameter_values`).
 
 Layout of ``--out`` (e.g. ``runs/sweep-k-lambda/``)::
 
@@ -69,6 +69,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from handkit.course.kernels import CELL_TIMEOUT_S, DEFAULT_KERNEL, NotebookRunError, kernel_options
+from handkit.course.run import parse_value, read_results, run_notebook
 from handkit.errors import check_output_folder, command
 from handkit.experiments.sweep_plan import (
     SweepPlan,
@@ -95,15 +97,6 @@ from handkit.files import (
     remove_stale_temporaries,
     removed_note,
     write_text_atomic,
-)
-from handkit.notebook_runner import (
-    CELL_TIMEOUT_S,
-    DEFAULT_KERNEL,
-    NotebookRunError,
-    kernel_options,
-    parse_value,
-    read_results,
-    run_notebook,
 )
 
 
@@ -231,7 +224,7 @@ def run_sweep(
         log: called with one line per point and a summary line (e.g. ``print``).
         command: the command line, recorded in ``sweep.json``.
         cell_timeout: seconds one cell of a point may run before the point fails (None: the
-            default of :func:`handkit.notebook_runner.run_notebook`).
+            default of :func:`handkit.course.run.run_notebook`).
 
     Returns:
         a :class:`SweepOutcome`; failed points are in ``.failed`` (nothing is raised for them).

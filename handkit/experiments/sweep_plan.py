@@ -16,11 +16,9 @@ from typing import Any
 
 import yaml
 
+from handkit.course.parameters import check_parameter_values
+from handkit.course.run import parse_value
 from handkit.errors import InputError, read_text, yaml_problem
-from handkit.notebook_runner import (
-    check_parameter_values,
-    parse_value,
-)
 
 try:
     import tomllib

@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from handkit.course.run import scalar_numbers
 from handkit.experiments.sweep_plan import SweepPlan, SweepPoint
 from handkit.files import (
     write_text_atomic,
-)
-from handkit.notebook_runner import (
-    scalar_numbers,
 )
 from handkit.viz.sweep import sweep_figure, write_png
 

@@ -1,7 +1,7 @@
 """``python -m handkit run``: every notebook headless into ``runs/<timestamp>/``, key numbers.
 
 ``make run`` calls it: each notebook in ``notebooks/`` runs at its default parameters
-(:func:`handkit.notebook_runner.run_notebooks`) into ``runs/<timestamp>/``::
+(:func:`handkit.course.run.run_notebooks`) into ``runs/<timestamp>/``::
 
     python -m handkit run                                   # all notebooks, defaults
     python -m handkit run notebooks/01_mano_basics.ipynb -p seed 3 --out-dir runs/seed3
@@ -30,15 +30,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from handkit.course.kernels import DEFAULT_KERNEL, NotebookRunError
+from handkit.course.run import execute_in_place, parse_value, run_notebooks, scalar_numbers
 from handkit.errors import InputError, check_output_folder, command, refuse
-from handkit.notebook_runner import (
-    DEFAULT_KERNEL,
-    NotebookRunError,
-    execute_in_place,
-    parse_value,
-    run_notebooks,
-    scalar_numbers,
-)
 
 #: The numbers shown for each of the kit's notebooks after ``make run`` (dotted keys of the
 #: notebook's JSON; a key also stands for every number under it, ``mpjpe`` -> ``mpjpe.Copy``).

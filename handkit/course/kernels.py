@@ -1,0 +1,90 @@
+"""Jupyter kernels for headless runs, and the error a failed run raises.
+
+Kernels are started with CurveZMQ keys where the kernel declares support (ipykernel 7 does):
+their sockets are encrypted, and the kernel does not warn, once per notebook, that it runs over
+TCP without encryption. ``kernel=None`` everywhere means "the Python running this code" (like
+nbval's ``--nbval-current-env``), so no kernelspec has to be installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import zmq
+from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.manager import AsyncKernelManager
+
+#: Longest a single notebook cell may run (s) before the run is stopped with an error, so a
+#: headless run can never hang (every notebook's defaults take well under a minute).
+CELL_TIMEOUT_S = 600
+
+#: The Jupyter kernel ``make run`` registers for the repository's ``.venv``.
+DEFAULT_KERNEL = "handkit"
+
+#: Kernel name used when ``kernel=None``: the Python running this code.
+_CURRENT_ENV_KERNEL = "handkit-current-env"
+
+
+class NotebookRunError(RuntimeError):
+    """A notebook failed or did not write its JSON; the message names notebook and cell.
+
+    Attributes:
+        cell: ``"In [5], the cell starting 'x = f()'"`` when a cell raised, else ``None``.
+        error: the notebook's error, ``"ValueError: boom"``, when a cell raised, else ``None``.
+    """
+
+    def __init__(self, message: str, *, cell: str | None = None, error: str | None = None):
+        super().__init__(message)
+        self.cell = cell
+        self.error = error
+
+
+class _CurrentEnvKernelSpecManager(KernelSpecManager):
+    """Hands out a kernel running ``sys.executable``, whatever kernel name is asked for."""
+
+    def get_kernel_spec(self, kernel_name):
+        return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
+
+
+class _EncryptedKernelManager(AsyncKernelManager):
+    """Provisions CurveZMQ keys when the kernelspec declares ``supported_encryption: curve``
+    (jupyter_client's ``transport_encryption="auto"``); plain TCP otherwise."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        if "transport_encryption" in self.class_trait_names() and zmq.has("curve"):
+            kwargs.setdefault("transport_encryption", "auto")
+        super().__init__(**kwargs)
+
+
+class _CurrentEnvKernelManager(_EncryptedKernelManager):
+    """Starts kernels in the Python running this code (like nbval's ``--nbval-current-env``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(kernel_spec_manager=_CurrentEnvKernelSpecManager(), **kwargs)
+
+
+def _installed_kernel_spec(kernel: str):
+    try:
+        return KernelSpecManager().get_kernel_spec(kernel)
+    except NoSuchKernel:
+        raise NotebookRunError(
+            f"Jupyter kernel {kernel!r} is not installed for this Python ({sys.executable}). "
+            f"`make run` registers the 'handkit' kernel; by hand: {sys.executable} -m ipykernel "
+            f"install --sys-prefix --name handkit. Or use this Python instead: kernel=None "
+            f"(--current-env on the command line)."
+        ) from None
+
+
+def kernel_options(kernel: str | None) -> dict[str, Any]:
+    """papermill keyword arguments that select the kernel, after checking it exists."""
+    if kernel is None:
+        return {
+            "kernel_name": _CURRENT_ENV_KERNEL,
+            "kernel_manager_class": _CurrentEnvKernelManager,
+        }
+    _installed_kernel_spec(kernel)
+    return {"kernel_name": kernel, "kernel_manager_class": _EncryptedKernelManager}
+
+
