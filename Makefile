@@ -4,6 +4,8 @@
 #   make test        set up .venv, run the whole test suite (unit tests, doctests, notebooks)
 #   make lab         set up .venv, open JupyterLab on working copies in my-notebooks/ (notebooks/
 #                    stays as committed) with the "Python (handkit)" kernel
+#   make lab TRACK=student   the same on the student edition (exercises to do) in
+#                    my-notebooks-student/ (TRACK=instructor: the instructor edition)
 #   make lab-reset   fresh working copies: all, or NOTEBOOK="01_mano_basics 02_sparse_videos"
 #   make notebooks   set up .venv, re-execute the committed notebooks in place at their defaults
 #
@@ -24,8 +26,12 @@ LAB_ARGS ?=
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 NOTEBOOK ?=
+# make lab TRACK=student|instructor: working copies of that edition (built into build/course/).
+TRACK ?=
+COPIES := $(if $(TRACK),my-notebooks-$(TRACK),my-notebooks)
+LAB_SOURCE := $(if $(TRACK),build/course/$(TRACK),notebooks)
 
-.PHONY: run test lab lab-reset notebooks setup
+.PHONY: run test lab lab-reset notebooks setup course-edition
 
 run test notebooks: export OMP_NUM_THREADS ?= 2
 # Idle OpenMP threads sleep instead of spinning: with spinning, training steps ran ~20x slower
@@ -49,11 +55,21 @@ test: setup
 		$(NBVAL) $(NOTEBOOKS)
 
 # Working copies in my-notebooks/ (python -m handkit lab: made from notebooks/ the first time).
-lab: setup
-	$(VENV_PYTHON) -m handkit lab -- $(LAB_ARGS)
+lab: setup course-edition
+	$(VENV_PYTHON) -m handkit lab --source $(LAB_SOURCE) --dir $(COPIES) -- $(LAB_ARGS)
 
-lab-reset: setup
-	$(VENV_PYTHON) -m handkit lab --no-launch --reset $(NOTEBOOK)
+lab-reset: setup course-edition
+	$(VENV_PYTHON) -m handkit lab --source $(LAB_SOURCE) --dir $(COPIES) --no-launch \
+		--reset $(NOTEBOOK)
+
+# The student and instructor editions (python -m handkit course build), when a TRACK is chosen.
+course-edition:
+	@case "$(TRACK)" in \
+		"") ;; \
+		student|instructor) $(VENV_PYTHON) -m handkit course build --out build/course --force ;; \
+		*) echo "make: TRACK must be student or instructor (or unset); got '$(TRACK)'" >&2; \
+			exit 1 ;; \
+	esac
 
 # In place, in the handkit kernel, with no per-cell timestamps or widget state: executing again
 # changes only what the code changed (handkit.course.run.execute_in_place).

@@ -1,0 +1,90 @@
+"""The graded track on the real notebooks: both editions built, graded, and free of solutions.
+
+The instructor editions must earn full marks on every exercise; untouched student editions
+zero points, with every cell outside the test cells running (through the fallbacks to handkit's
+functions), which is also what running a student edition with papermill needs.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from handkit.course.editions import (
+    BEGIN_HIDDEN,
+    BEGIN_SOLUTION,
+    END_HIDDEN,
+    END_SOLUTION,
+    build,
+    exercises,
+    source_notebooks,
+)
+from handkit.course.grade import SOURCE_NOTEBOOKS, grade_notebook
+
+NOTEBOOKS = [path.name for path in source_notebooks(SOURCE_NOTEBOOKS)]
+
+
+@pytest.fixture(scope="module")
+def editions(tmp_path_factory):
+    out = tmp_path_factory.mktemp("course")
+    build(SOURCE_NOTEBOOKS, out)
+    return out
+
+
+def _marked_lines(source: str, begin: str, end: str) -> list[str]:
+    lines, inside, found = source.splitlines(), False, []
+    for line in lines:
+        if line.strip() == begin:
+            inside = True
+        elif line.strip() == end:
+            inside = False
+        elif inside and line.strip():
+            found.append(line.strip())
+    return found
+
+
+def test_every_notebook_01_to_07_has_two_exercises_and_08_an_open_one():
+    counts = {name[:2]: len(exercises(nbformat.read(SOURCE_NOTEBOOKS / name, as_version=4),
+                                      name)) for name in NOTEBOOKS}
+    assert all(2 <= counts[f"0{n}"] <= 4 for n in range(1, 8)), counts
+    assert counts["08"] >= 1, counts
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_no_solution_or_hidden_test_line_reaches_the_student(editions, name):
+    source = nbformat.read(SOURCE_NOTEBOOKS / name, as_version=4)
+    student = (editions / "student" / name).read_text()
+    outside = "\n".join(line for cell in source.cells for line in cell.source.splitlines()
+                        if line.strip() not in {BEGIN_SOLUTION, END_SOLUTION})
+    secret = set()
+    for cell in source.cells:
+        secret.update(_marked_lines(cell.source, BEGIN_SOLUTION, END_SOLUTION))
+        secret.update(_marked_lines(cell.source, BEGIN_HIDDEN, END_HIDDEN))
+    for marker in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN):
+        assert marker not in student
+    # Lines that also appear elsewhere in the lesson (e.g. "return result") prove nothing.
+    telling = {line for line in secret if outside.count(line) <= 1 and len(line) > 8}
+    leaked = [line for line in telling if line.replace('"', '\\"') in student]
+    assert not leaked, f"{name}: solution or hidden-test lines in the student edition: {leaked}"
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.timeout(1800)
+def test_instructor_editions_earn_full_marks(editions):
+    for name in NOTEBOOKS:
+        grade = grade_notebook(editions / "instructor" / name)
+        assert grade.points == grade.max_points > 0, grade.lines()
+        assert grade.other_errors == [], grade.lines()
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+@pytest.mark.timeout(1800)
+def test_untouched_student_editions_earn_zero_and_every_other_cell_runs(editions):
+    for name in NOTEBOOKS:
+        grade = grade_notebook(editions / "student" / name)
+        assert grade.points == 0 < grade.max_points, grade.lines()
+        assert grade.other_errors == [], grade.lines()
+        for exercise in grade.exercises.values():
+            assert exercise.error and "NotImplementedError" in exercise.error, grade.lines()
