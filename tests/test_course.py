@@ -18,6 +18,7 @@ from handkit.course.editions import (
     ExerciseFormatError,
     build,
     exercises,
+    reading_minutes,
     stub_solution,
     student_edition,
 )
@@ -217,3 +218,17 @@ def test_make_lab_track_opens_working_copies_of_the_chosen_edition():
     assert "-m handkit lab --source notebooks --dir my-notebooks -- " in plain
     wrong = _make("course-edition", "TRACK=teacher")
     assert wrong.returncode != 0 and "TRACK must be student or instructor" in wrong.stderr
+
+
+def test_reading_time_counts_words_and_code_cells_but_not_answer_keys():
+    notebook = new_notebook(cells=[new_markdown_cell("word " * 950), new_code_cell("x = 1"),
+                                   new_markdown_cell("word " * 5000,
+                                                     metadata={"tags": ["instructor-only"]})])
+    assert reading_minutes(notebook) == 10  # 9.5 + 1 min, rounded up to 5 min
+
+
+def test_list_command_prints_exercises_and_study_time(source, capsys):
+    assert handkit_main(["course", "list", "--source", str(source)]) == 0
+    out = capsys.readouterr().out
+    assert "9.1   Doubling" in out and "3 points" in out
+    assert "09_demo.ipynb" in out and "total" in out

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from handkit.course.editions import build, exercises, source_notebooks
+from handkit.course.editions import build, exercises, reading_minutes, source_notebooks
 from handkit.course.grade import SOURCE_NOTEBOOKS, grade_notebook, read_submission
 from handkit.course.grade import instructor_notebook as match_instructor
 from handkit.errors import InputError
@@ -48,18 +48,25 @@ def build_main(argv: Sequence[str] | None = None) -> int:
 
 
 def list_main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m handkit course list",
-                                     description="The exercises of the course notebooks.")
+    parser = argparse.ArgumentParser(
+        prog="python -m handkit course list",
+        description="The exercises of the course notebooks, and the study time per notebook.")
     parser.add_argument("--source", type=Path, default=SOURCE_NOTEBOOKS)
     args = parser.parse_args(argv)
-    total_points = total_minutes = 0
+    study = []
     for path in source_notebooks(args.source):
-        for exercise in exercises(nbformat.read(path, as_version=4), path.name):
+        notebook = nbformat.read(path, as_version=4)
+        items = exercises(notebook, path.name)
+        for exercise in items:
             print(f"{exercise.id:5s} {exercise.title:44s} {exercise.points:2d} points  "
                   f"~{exercise.minutes:3d} min  ({path.name})")
-            total_points += exercise.points
-            total_minutes += exercise.minutes
-    print(f"total {total_points} points, about {total_minutes} min")
+        study.append((path.name, reading_minutes(notebook), sum(e.minutes for e in items),
+                      sum(e.points for e in items)))
+    print(f"\n{'notebook':32s} reading  exercises  points")
+    for name, reading, minutes, points in study:
+        print(f"{name:32s} {reading:4d} min  {minutes:4d} min  {points:6d}")
+    totals = [sum(row[i] for row in study) for i in (1, 2, 3)]
+    print(f"{'total':32s} {totals[0]:4d} min  {totals[1]:4d} min  {totals[2]:6d}")
     return 0
 
 

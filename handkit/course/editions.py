@@ -217,6 +217,28 @@ def student_edition(notebook: nbformat.NotebookNode, name: str) -> nbformat.Note
     return edition
 
 
+#: Reading pace for :func:`reading_minutes`: words of text per minute, minutes per code cell.
+WORDS_PER_MINUTE = 100
+MINUTES_PER_CODE_CELL = 1.0
+
+
+def reading_minutes(notebook: nbformat.NotebookNode) -> int:
+    """An estimate of the time to read and run a notebook, exercises not included: its
+    markdown at :data:`WORDS_PER_MINUTE` (technical text with formulas) plus
+    :data:`MINUTES_PER_CODE_CELL` per code cell (read it, run it, look at the output), rounded up
+    to 5 minutes. Answer keys (``instructor-only``) are not counted."""
+    words = cells = 0
+    for cell in notebook.cells:
+        if INSTRUCTOR_ONLY in cell.metadata.get("tags", []):
+            continue
+        if cell.cell_type == "markdown":
+            words += len(cell.source.split())
+        elif cell.cell_type == "code":
+            cells += 1
+    minutes = words / WORDS_PER_MINUTE + cells * MINUTES_PER_CODE_CELL
+    return int(5 * -(-minutes // 5))
+
+
 def source_notebooks(source_dir: str | Path) -> list[Path]:
     """The ``NN_*.ipynb`` notebooks of ``source_dir``, sorted; refuses a folder without any."""
     paths = sorted(Path(source_dir).glob("[0-9][0-9]_*.ipynb"))
