@@ -11,6 +11,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+import torch
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from handkit.__main__ import main as handkit_main
@@ -232,3 +233,29 @@ def test_list_command_prints_exercises_and_study_time(source, capsys):
     out = capsys.readouterr().out
     assert "9.1   Doubling" in out and "3 points" in out
     assert "09_demo.ipynb" in out and "total" in out
+
+
+def test_a_record_names_every_field_that_differs():
+    from dataclasses import dataclass
+
+    from handkit.course.exercises import difference
+
+    @dataclass
+    class Loss:
+        total: float
+        joints: float
+        theta: float
+
+    found = difference(Loss(1.0, 0.5, 0.2), Loss(2.0, 1.5, 0.2))
+    assert "result.total is 1.0" in found and "result.joints is 0.5" in found
+    assert "theta" not in found
+
+
+def test_arrays_must_have_the_expected_type_and_kind_of_number():
+    from handkit.course.exercises import difference
+
+    mask = np.array([True, False])
+    assert "holds integers (int64); expected booleans" in difference(mask.astype(np.int64), mask)
+    assert "is a ndarray; expected a Tensor" in difference(np.zeros(2), torch.zeros(2))
+    assert difference(torch.zeros(2, dtype=torch.float32), torch.zeros(2, dtype=torch.float64)) \
+        is None

@@ -56,9 +56,10 @@ def difference(yours: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1
                where: str = "the result") -> str | None:
     """How ``yours`` differs from ``expected`` in words, or None when they agree.
 
-    Tensors and arrays are compared by shape, then by value within ``atol + rtol * |expected|``
-    (booleans and integers exactly); numbers likewise; tuples, lists, dicts and dataclasses
-    field by field.
+    Tensors and arrays are compared by type (tensor or array), by kind of number (booleans,
+    integers, floats: an int 0/1 mask indexes differently from a bool one), by shape, then by
+    value within ``atol + rtol * |expected|`` (booleans and integers exactly); numbers likewise;
+    tuples, lists, dicts and dataclasses field by field (a dataclass: every differing field).
 
     >>> difference(np.zeros(3), np.zeros((1, 3)))
     'the result has shape (3,); expected (1, 3)'
@@ -70,6 +71,13 @@ def difference(yours: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1
         array = _as_array(yours)
         if array is None:
             return f"{where} is a {type(yours).__name__}; expected a {type(expected).__name__}"
+        if isinstance(expected, torch.Tensor) != isinstance(yours, torch.Tensor):
+            return f"{where} is a {type(yours).__name__}; expected a {type(expected).__name__}"
+        kinds = {"b": "booleans", "i": "integers", "u": "integers", "f": "floats",
+                 "c": "complex numbers"}
+        if kinds.get(array.dtype.kind) != kinds.get(expected_array.dtype.kind):
+            return (f"{where} holds {kinds.get(array.dtype.kind, array.dtype)} ({array.dtype}); "
+                    f"expected {kinds.get(expected_array.dtype.kind, expected_array.dtype)}")
         if array.shape != expected_array.shape:
             return f"{where} has shape {tuple(array.shape)}; expected {tuple(expected_array.shape)}"
         if expected_array.dtype.kind in "bi" or array.dtype.kind in "b":
@@ -105,13 +113,11 @@ def difference(yours: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1
             if found:
                 return found
         return None
-    if dataclasses.is_dataclass(expected):
-        for field in dataclasses.fields(expected):
-            found = difference(getattr(yours, field.name, None), getattr(expected, field.name),
-                               atol=atol, rtol=rtol, where=f"{where}.{field.name}")
-            if found:
-                return found
-        return None
+    if dataclasses.is_dataclass(expected):  # every differing field: "total" alone says little
+        found = [difference(getattr(yours, field.name, None), getattr(expected, field.name),
+                            atol=atol, rtol=rtol, where=f"{where}.{field.name}")
+                 for field in dataclasses.fields(expected)]
+        return "; ".join(text for text in found if text) or None
     return None if yours == expected else f"{where} is {yours!r}; expected {expected!r}"
 
 
