@@ -15,12 +15,10 @@ which), so every later cell runs whether or not the exercise is done.
 >>> import torch
 >>> check("0.0", lambda x: 2 * x, lambda x: x + x, torch.ones(2))
 Exercise 0.0: ✓ matches handkit on the visible case.
-True
 >>> def stub(x):
 ...     raise NotImplementedError("Exercise 0.0: return 2 x")
 >>> check("0.0", stub, lambda x: x + x, torch.ones(2))
 Exercise 0.0 is not done yet (NotImplementedError: Exercise 0.0: return 2 x).
-False
 >>> yours_or_handkit("0.0", stub, abs).__name__
 Exercise 0.0 not done: the cells below use handkit's abs.
 'abs'
@@ -126,13 +124,12 @@ def _name(function: Callable) -> str:
 
 
 def check(exercise: str, yours: Callable, reference: Callable, *args: Any, atol: float = 1e-6,
-          rtol: float = 1e-5, hint: str = "") -> bool:
+          rtol: float = 1e-5, hint: str = "") -> None:
     """The visible check of a test cell: ``yours(*args)`` against ``reference(*args)``.
 
-    Returns:
-        True when they agree (and says so); False while ``yours`` raises
-        ``NotImplementedError`` (it says the exercise is not done; nothing is raised, so the
-        notebook goes on).
+    Prints that they agree, or, while ``yours`` raises ``NotImplementedError``, that the exercise
+    is not done (nothing is raised, so the notebook goes on); :func:`yours_or_handkit` then knows
+    which function to hand on. Returns None, so a test cell shows no ``True`` / ``False``.
 
     Raises:
         ExerciseMismatch: they disagree; the message says where, and adds ``hint``.
@@ -142,14 +139,13 @@ def check(exercise: str, yours: Callable, reference: Callable, *args: Any, atol:
         answer = yours(*args)
     except NotImplementedError as error:
         print(f"Exercise {exercise} is not done yet (NotImplementedError: {error}).")
-        return False
+        return
     found = difference(answer, reference(*args), atol=atol, rtol=rtol)
     if found:
         more = f" Hint: {hint}" if hint else ""
         raise ExerciseMismatch(f"Exercise {exercise}: {_name(yours)}: {found}.{more}")
     _PASSED[exercise] = True
     print(f"Exercise {exercise}: ✓ matches handkit on the visible case.")
-    return True
 
 
 def hidden_check(exercise: str, yours: Callable, reference: Callable, *args: Any,
