@@ -88,3 +88,12 @@ def test_untouched_student_editions_earn_zero_and_every_other_cell_runs(editions
         assert grade.other_errors == [], grade.lines()
         for exercise in grade.exercises.values():
             assert exercise.error and "NotImplementedError" in exercise.error, grade.lines()
+
+
+def test_the_readme_lists_every_exercise_with_its_points_and_time():
+    readme = (SOURCE_NOTEBOOKS.parent / "README.md").read_text()
+    for name in NOTEBOOKS:
+        for exercise in exercises(nbformat.read(SOURCE_NOTEBOOKS / name, as_version=4), name):
+            row = (f"| {exercise.id} (`{name[:-6]}`) | {exercise.title} | {exercise.points} | "
+                   f"{exercise.minutes} min |")
+            assert row in readme, f"README.md's exercise table lacks {row}"
