@@ -149,9 +149,8 @@ def exercises(notebook: nbformat.NotebookNode, name: str = "notebook") -> list[E
         if BEGIN_SOLUTION in cell.source:
             if pending is not None:
                 raise ExerciseFormatError(f"{where}: a second solution cell before the test "
-                                          f"cell of the one in cell {pending}")
-            solution_hint(cell.source, where)
-            pending = index
+                                          f"cell of the one in cell {pending[0]}")
+            pending = (index, solution_hint(cell.source, where))
             continue
         header = exercise_header(cell.source)
         if header is None:
@@ -159,12 +158,11 @@ def exercises(notebook: nbformat.NotebookNode, name: str = "notebook") -> list[E
         if pending is None:
             raise ExerciseFormatError(f"{where}: exercise {header['id']}'s test cell has no "
                                       f"solution cell before it")
-        hint = solution_hint(notebook.cells[pending].source, f"{name}, cell {pending}")
         found.append(Exercise(header["id"], header["title"], int(header["points"]),
-                              int(header["minutes"]), hint, pending, index))
+                              int(header["minutes"]), pending[1], pending[0], index))
         pending = None
     if pending is not None:
-        raise ExerciseFormatError(f"{name}, cell {pending}: a solution cell with no test cell "
+        raise ExerciseFormatError(f"{name}, cell {pending[0]}: a solution cell with no test cell "
                                   f"('# Exercise N.M · title · P points · about T min') after it")
     ids = [exercise.id for exercise in found]
     if len(set(ids)) != len(ids):
@@ -180,27 +178,29 @@ def _nbgrader_metadata(cell, *, grade_id: str, solution: bool, points: int | Non
     cell.metadata["nbgrader"] = meta
 
 
-def _with_metadata(notebook: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """A copy whose exercise cells carry nbgrader's metadata."""
+def _with_metadata(notebook: nbformat.NotebookNode, name: str
+                   ) -> tuple[nbformat.NotebookNode, list[Exercise]]:
+    """A copy whose exercise cells carry nbgrader's metadata, and its exercises."""
     notebook = copy.deepcopy(notebook)
-    for exercise in exercises(notebook, name):
+    found = exercises(notebook, name)
+    for exercise in found:
         _nbgrader_metadata(notebook.cells[exercise.solution_cell],
                            grade_id=exercise.grade_id, solution=True, points=None)
         _nbgrader_metadata(notebook.cells[exercise.test_cell],
                            grade_id=f"{exercise.grade_id}-tests", solution=False,
                            points=exercise.points)
-    return notebook
+    return notebook, found
 
 
 def instructor_edition(notebook: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     """The source, complete (solutions, hidden tests, answer keys, outputs), with metadata."""
-    return _with_metadata(notebook, name)
+    return _with_metadata(notebook, name)[0]
 
 
 def student_edition(notebook: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
     """Stubs for solutions, no hidden tests, no ``instructor-only`` cells, no outputs."""
-    edition = _with_metadata(notebook, name)
-    ids = {exercise.solution_cell: exercise.id for exercise in exercises(edition, name)}
+    edition, found = _with_metadata(notebook, name)
+    ids = {exercise.solution_cell: exercise.id for exercise in found}
     cells = []
     for index, cell in enumerate(edition.cells):
         if INSTRUCTOR_ONLY in cell.metadata.get("tags", []):

@@ -88,7 +88,7 @@ def difference(yours: Any, expected: Any, *, atol: float = 1e-6, rtol: float = 1
             return (f"{where} differs at {int(wrong.sum())} of {wrong.size} entries; at index "
                     f"{index}: {array[index]!r}, expected {expected_array[index]!r}")
         return None
-    if isinstance(expected, (bool, int, float)) and not isinstance(expected, bool):
+    if isinstance(expected, (int, float)) and not isinstance(expected, bool):
         if not isinstance(yours, (int, float, np.number)) or isinstance(yours, bool):
             return f"{where} is a {type(yours).__name__}; expected a number"
         if not math.isclose(float(yours), float(expected), abs_tol=atol, rel_tol=rtol):

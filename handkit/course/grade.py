@@ -127,8 +127,8 @@ def grading_copy(submission: nbformat.NotebookNode, instructor: nbformat.Noteboo
     mine, theirs = _tagged(notebook.cells, "parameters"), _tagged(instructor.cells, "parameters")
     if mine is not None and theirs is not None:
         notebook.cells[mine].source = instructor.cells[theirs].source
-    return notebook, {key: value for key, value in where.items()
-                      if key in {e.id for e in exercise_list}}
+    wanted = {exercise.id for exercise in exercise_list}
+    return notebook, {key: value for key, value in where.items() if key in wanted}
 
 
 def grade_notebook(path: str | Path, instructor_dir: str | Path = SOURCE_NOTEBOOKS, *,
