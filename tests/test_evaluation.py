@@ -242,8 +242,8 @@ def test_bad_inputs_are_refused(videos, modules):
                        transform=CropTransform(out_size=32, max_rotation_rad=0.3))
     with pytest.raises(ValueError, match=r"reader must be a VideoFrames reader, got dict"):
         evaluate_split(videos, predictor, aligner, progress=False)
-    with pytest.raises(ValueError, match=r"modes \['bidirectional', 'fused', 'gated', "
-                                         r"'propagation'\] "
+    with pytest.raises(ValueError, match=r"modes \['bidirectional', 'fused', 'fused-interp', "
+                                         r"'gated', 'propagation'\] "
                                          r"need the aligner, got aligner=None"):
         evaluate_split(reader, predictor, progress=False)
     with pytest.raises(ValueError, match=r"no video of the reader can be evaluated: "

@@ -97,3 +97,48 @@ def test_one_label_videos_still_fuse(clip, features, aligner):  # noqa: F811
     out = fuse(features, labels, aligner=aligner)
     assert torch.equal(out.theta[10], truth.theta[10])
     assert isinstance(labels, VideoLabels)
+
+
+def test_fused_interp_models_its_errors_from_the_labels_only(clip, features, aligner):  # noqa
+    _, _, truth = clip
+    labels = labels_at(truth, [0, 16, 32, 39])
+    model = error_model(features, labels, aligner=aligner, with_interpolation=True)
+    assert model.zero_mm > 0 and model.interpolation_mm > 0 and model.slope_mm >= 0
+    plain = error_model(features, labels, aligner=aligner)
+    # the error at the neighbouring labels is split into zero_mm and the slope
+    distance = np.abs(np.diff(labels.frames)).mean()
+    assert model.propagation_mm(np.array([distance]))[0] == pytest.approx(
+        max(plain.slope_mm * distance, model.zero_mm), rel=1e-5)
+    assert error_model(poisoned(features, ~labels.mask), labels, aligner=aligner,
+                       with_interpolation=True) == model
+    # d- = 5, d+ = 15: c * 5 * 15 / 20; one side only (d- + d+ = 0): infinite
+    np.testing.assert_allclose(model.interpolated_mm(np.array([5, 0]), np.array([15, 0])),
+                               [model.interpolation_mm * 75 / 20, np.inf])
+    two = error_model(features, labels_at(truth, [0, 39]), aligner=aligner,
+                      with_interpolation=True)
+    assert two.interpolation_mm is None  # no inner label to measure interpolation on
+    assert np.isinf(two.interpolated_mm(np.array([5]), np.array([15]))).all()
+
+
+def test_fused_interp_leans_on_the_estimate_it_trusts(clip, features, aligner):  # noqa: F811
+    from handkit.inference import interpolate
+
+    _, _, truth = clip
+    labels = labels_at(truth, [0, 16, 32, 39])
+    unlabelled = np.flatnonzero(~labels.mask)
+    trust_interpolation = fuse(features, labels, aligner=aligner, interpolation=True,
+                               model=ErrorModel(regression_mm=1e6, slope_mm=1e3, zero_mm=1e3,
+                                                interpolation_mm=1e-6))
+    assert trust_interpolation.mode == "fused-interp"
+    between = interpolate(labels, mano=aligner.mano)
+    assert torch.allclose(trust_interpolation.joints[unlabelled], between.joints[unlabelled],
+                          atol=1e-2)
+    # without a measured interpolation error the mode is the fused mode
+    model = ErrorModel(regression_mm=30.0, slope_mm=2.0)
+    without = fuse(features, labels, aligner=aligner, interpolation=True, model=model)
+    fused = fuse(features, labels, aligner=aligner, model=model)
+    assert torch.equal(without.joints, fused.joints)
+    measured = fuse(features, labels, aligner=aligner, interpolation=True)
+    assert torch.equal(measured.theta[labels.frames], truth.theta[labels.frames])
+    assert torch.equal(measured.weight[labels.frames], torch.zeros(len(labels.frames)))
+    assert not torch.equal(measured.joints, fuse(features, labels, aligner=aligner).joints)

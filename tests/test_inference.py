@@ -353,6 +353,7 @@ def test_predict_video_runs_every_mode(clip, features, aligner):
         "bidirectional": propagate_bidirectional(features, labels, aligner=aligner),
         "gated": gate(features, labels, aligner=aligner, params=gate_params),
         "fused": fuse(features, labels, aligner=aligner),
+        "fused-interp": fuse(features, labels, aligner=aligner, interpolation=True),
     }
     assert list(out) == list(alone)
     assert [prediction.mode for prediction in out.values()] == list(alone)

@@ -109,7 +109,7 @@ def test_every_mode_predicts_the_same_without_unlabelled_truth(poison, networks,
     reader = PoisonedDataset(SAMPLES, "test", videos=[VIDEO], poison=poison)
     assert not np.array_equal(reader[1].root, VideoDataset(SAMPLES, "test")[1].root)
     poisoned_gate, after = run_every_mode(reader, networks, monkeypatch)
-    assert list(before) == list(after) == list(MODES)  # all seven modes ran
+    assert list(before) == list(after) == list(MODES)  # every mode ran
     different = [(mode, name) for mode in MODES for name in FIELDS
                  if not same(getattr(before[mode], name), getattr(after[mode], name))]
     assert different == []

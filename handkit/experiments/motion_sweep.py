@@ -53,7 +53,8 @@ MOTION_LEVELS: dict[str, dict[str, Any]] = {
     "natural-fast": {"motion": "natural", "motion_speed": 2.0},
 }
 #: The modes evaluated at every point.
-MODES = ("regression", "copy", "interpolation", "propagation", "bidirectional", "fused")
+MODES = ("regression", "copy", "interpolation", "propagation", "bidirectional", "fused",
+         "fused-interp")
 
 
 def motion_setting(setting: Table1Setting, level: str) -> Table1Setting:

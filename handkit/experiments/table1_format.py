@@ -48,6 +48,7 @@ ROWS = (
     ("Bidirectional", "predictor", "bidirectional"),
     ("Gated", "predictor", "gated"),
     ("Fused", "predictor", "fused"),
+    ("Fused + Interpolation", "predictor", "fused-interp"),
 )
 #: Table I name of each inference mode run with the final (aligned) predictor.
 MODE_NAMES = {mode: name for name, which, mode in ROWS if which == "predictor"}

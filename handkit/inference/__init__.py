@@ -18,6 +18,8 @@ Every mode runs over a whole video at once and gives every frame u = 0..T-1 a ha
 * ``fused``: propagation from both neighbouring labels and the regressor, blended by inverse
   expected variance; the expected errors (growing with the distance to the label for
   propagation) come from the video's labelled frames (:mod:`handkit.inference.fusion`).
+* ``fused-interp``: the fused mode with interpolation as a further estimate, and propagation's
+  error at distance 0 measured too (issue 18; :mod:`handkit.inference.fusion`).
 
 Readings where the paper is silent:
 
@@ -129,7 +131,7 @@ __all__ = [
     "slerp_theta",
 ]
 
-ALIGNER_MODES = frozenset({"propagation", "bidirectional", "gated", "fused"})
+ALIGNER_MODES = frozenset({"propagation", "bidirectional", "gated", "fused", "fused-interp"})
 """Modes that run the Pose Aligner."""
 MODE_TITLES = {
     "regression": "Regression (scenario 1)",
@@ -139,6 +141,7 @@ MODE_TITLES = {
     "bidirectional": "Bidirectional propagation",
     "gated": "Gated propagation / regression",
     "fused": "Fused (both labels and regression)",
+    "fused-interp": "Fused with interpolation",
 }
 """Names for tables and figures."""
 
@@ -199,8 +202,9 @@ def predict_video(video: VideoFeatures, labels: VideoLabels, *, modes: Sequence[
         elif mode == "bidirectional":
             out[mode] = propagate_bidirectional(video, labels, aligner=aligner,
                                                 batch_size=batch_size)
-        elif mode == "fused":
-            out[mode] = fuse(video, labels, aligner=aligner, batch_size=batch_size)
+        elif mode in ("fused", "fused-interp"):
+            out[mode] = fuse(video, labels, aligner=aligner, batch_size=batch_size,
+                             interpolation=mode == "fused-interp")
         else:
             out[mode] = gate(video, labels, aligner=aligner, params=gate_params,
                              propagated=propagated, batch_size=batch_size)

@@ -27,7 +27,7 @@ from handkit.models.mano_decoder import ManoDecoder
 from handkit.models.records import HandFeatures, HandParams, check_finite, check_shape
 
 MODES = ("regression", "propagation", "copy", "interpolation", "bidirectional", "gated",
-         "fused")
+         "fused", "fused-interp")
 """Every inference mode of :mod:`handkit.inference`, in the order tables list them."""
 
 

@@ -23,9 +23,11 @@ METHOD_COLOURS = {
     "Bidirectional": "#ff7f0e",
     "Gated": "#9467bd",
     "Fused": "#8c564b",
+    "Fused + Interpolation": "#e377c2",
 }
 #: Colours of methods :data:`METHOD_COLOURS` does not name, in the order they appear.
-OTHER_COLOURS = ("#e377c2", "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39")
+OTHER_COLOURS = ("#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd",
+                 "#e6550d")
 
 
 def figure_methods(rows: Sequence[dict], split: str) -> dict[str, str]:
