@@ -8,6 +8,10 @@
 #                    my-notebooks-student/ (TRACK=instructor: the instructor edition)
 #   make lab-reset   fresh working copies: all, or NOTEBOOK="01_mano_basics 02_sparse_videos"
 #   make notebooks   set up .venv, re-execute the committed notebooks in place at their defaults
+#   make wheel       set up .venv, build dist/handkit-<version>-py3-none-any.whl: the kit with the
+#                    course inside, to install anywhere (docs/installed-kit.md)
+#   make site        set up .venv, build the course website into site/ from docs/ and the
+#                    committed notebooks (never executed, nothing fetched); open site/index.html
 #
 # Set-up creates .venv with $(PYTHON) when it does not exist, then installs handkit with
 # `pip install -e .[dev]` and registers the Jupyter kernel "handkit"; it skips both while
@@ -31,7 +35,7 @@ TRACK ?=
 COPIES := $(if $(TRACK),my-notebooks-$(TRACK),my-notebooks)
 LAB_SOURCE := $(if $(TRACK),build/course/$(TRACK),notebooks)
 
-.PHONY: run test lab lab-reset notebooks setup course-edition
+.PHONY: run test lab lab-reset notebooks site setup course-edition
 
 run test notebooks: export OMP_NUM_THREADS ?= 2
 # Idle OpenMP threads sleep instead of spinning: with spinning, training steps ran ~20x slower
@@ -76,6 +80,16 @@ course-edition:
 notebooks: setup
 	$(VENV_PYTHON) -m handkit run --in-place
 
+# The course website (docs/conf.py: Sphinx, myst-nb, sphinx-book-theme): the committed notebooks
+# with their saved outputs (plotly figures drawn by the plotly.min.js shipped in site/_static/),
+# docs/*.md and the notation page. -W: a warning fails the build, as does a page that would load
+# anything from another host (docs/_ext/offline_check.py). -E: read every source again.
+site: setup
+	rm -rf site
+	$(VENV)/bin/sphinx-build -b html -c docs -d build/site-doctrees -E -W --keep-going -q . site
+	@echo "make: the course website is in site/ (open site/index.html, or serve it:" \
+		"$(VENV_PYTHON) -m http.server -d site)"
+
 setup:
 	@if [ ! -x "$(VENV_PYTHON)" ]; then \
 		$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { \
@@ -97,3 +111,13 @@ setup:
 			--env OMP_WAIT_POLICY PASSIVE && \
 		echo "$$hash" > "$(STAMP)"; \
 	fi
+
+# The installable kit: the package with the notebooks, sample data, shipped checkpoint and
+# committed results inside (pyproject.toml's [tool.setuptools]; about 35 MB). Built offline by the
+# setuptools installed in .venv (torch requires it); stale build/ output is removed first, since
+# setuptools would pack files left there by an earlier build.
+.PHONY: wheel
+wheel: setup
+	rm -rf build/lib build/bdist.* dist/handkit-*.whl
+	$(VENV_PYTHON) -m pip wheel --no-deps --no-build-isolation --no-index --wheel-dir dist .
+	@ls -l dist/handkit-*.whl

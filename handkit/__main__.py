@@ -2,6 +2,7 @@
 
 Commands:
   bench <name>   print benchmark figures (names: mano, render, model, data)
+  course badges  write the notebooks' Binder and Colab links and Colab install cell
   course build   student and instructor editions of the notebooks (python -m handkit course -h)
   course grade   run submitted notebooks with the hidden tests, print and save the points
   course list    the graded exercises, with points and estimated minutes
@@ -12,6 +13,7 @@ Commands:
   experiment motion-sweep   who wins per label spacing K and motion level
   experiment sample-checkpoint   the trained weights shipped in data_samples/checkpoint/
   experiment sweep-figures   the README's figures of the committed K x lambda_align sweep
+  init DIR       copy the course notebooks into DIR (an installed kit's start; handkit.course.init)
   lab            JupyterLab on working copies of the notebooks (make lab)
   run            execute every notebook headless into runs/<timestamp>/ and print key numbers
                  (handkit.course.run_cli)
@@ -37,6 +39,7 @@ COMMANDS = {
     ("bench", "mano"): "handkit.benchmarks.mano",
     ("bench", "model"): "handkit.benchmarks.model",
     ("bench", "render"): "handkit.benchmarks.render",
+    ("course", "badges"): "handkit.course.launch",
     ("course", "build"): "handkit.course.cli:build_main",
     ("course", "grade"): "handkit.course.cli:grade_main",
     ("course", "list"): "handkit.course.cli:list_main",
@@ -47,6 +50,7 @@ COMMANDS = {
     ("experiment", "motion-sweep"): "handkit.experiments.motion_sweep",
     ("experiment", "sample-checkpoint"): "handkit.experiments.table1:sample_checkpoint_main",
     ("experiment", "sweep-figures"): "handkit.experiments.k_lambda:figures_main",
+    ("init",): "handkit.course.init",
     ("lab",): "handkit.course.lab",
     ("run",): "handkit.course.run_cli",
     ("sweep",): "handkit.experiments.sweep",

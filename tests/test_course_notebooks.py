@@ -8,6 +8,8 @@ is also what running a student edition with papermill needs.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
@@ -23,6 +25,7 @@ from handkit.course.editions import (
 from handkit.course.grade import SOURCE_NOTEBOOKS, grade_notebook
 
 NOTEBOOKS = [path.name for path in source_notebooks(SOURCE_NOTEBOOKS)]
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +109,17 @@ def test_untouched_student_editions_earn_zero_and_every_other_cell_runs(editions
             assert exercise.error and "NotImplementedError" in exercise.error, grade.lines()
 
 
-def test_the_readme_lists_every_exercise_with_its_points_and_time():
-    readme = (SOURCE_NOTEBOOKS.parent / "README.md").read_text()
+def test_the_teachers_page_lists_every_exercise_and_the_readme_their_totals():
+    page = (ROOT / "docs" / "teachers.md").read_text(encoding="utf-8")
+    every = []
     for name in NOTEBOOKS:
         for exercise in exercises(nbformat.read(SOURCE_NOTEBOOKS / name, as_version=4), name):
             row = (f"| {exercise.id} (`{name[:-6]}`) | {exercise.title} | {exercise.points} | "
                    f"{exercise.minutes} min |")
-            assert row in readme, f"README.md's exercise table lacks {row}"
+            assert row in page, f"docs/teachers.md's exercise table lacks {row}"
+            every.append(exercise)
+    hours, minutes = divmod(sum(exercise.minutes for exercise in every), 60)
+    totals = (f"{len(every)} exercises, {sum(exercise.points for exercise in every)} points, "
+              f"about {hours} h {minutes:02d} min")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert totals in " ".join(readme.split()), f"README.md's teachers' summary lacks {totals!r}"

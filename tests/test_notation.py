@@ -100,6 +100,7 @@ def test_resolve_refuses_a_name_that_does_not_exist():
     assert resolve("handkit.data.record.FrameRecord.intrinsics") == "intrinsics"
 
 
-def test_readme_links_the_page():
+def test_the_readme_and_the_website_link_the_page():
     readme = (PAGE.parents[1] / "README.md").read_text(encoding="utf-8")
     assert "(docs/notation.md)" in readme
+    assert "(notation.md)" in (PAGE.parent / "index.md").read_text(encoding="utf-8")

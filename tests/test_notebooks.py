@@ -24,7 +24,7 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 SANITIZE_CONFIG = Path(__file__).with_name("nbval_sanitize.cfg")
 
-#: Notebooks the kit must have (the README's notebook table lists them).
+#: Notebooks the kit must have (docs/notebooks.md and the website's front page list them).
 EXPECTED_NOTEBOOKS = ("01_mano_basics", "02_sparse_videos", "03_hand_predictor",
                       "04_pose_alignment", "05_losses", "06_three_stage_training",
                       "07_evaluation", "08_experiments")

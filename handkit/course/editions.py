@@ -32,6 +32,8 @@ BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 HINT_PREFIX = "# HINT:"
 INSTRUCTOR_ONLY = "instructor-only"
+#: The tag of the Binder/Colab launch cells (:mod:`handkit.course.launch`): not course content.
+LAUNCH_TAG = "launch"
 EDITIONS = ("student", "instructor")
 
 _HEADER = re.compile(
@@ -226,10 +228,11 @@ def reading_minutes(notebook: nbformat.NotebookNode) -> int:
     """An estimate of the time to read and run a notebook, exercises not included: its
     markdown at :data:`WORDS_PER_MINUTE` (technical text with formulas) plus
     :data:`MINUTES_PER_CODE_CELL` per code cell (read it, run it, look at the output), rounded up
-    to 5 minutes. Answer keys (``instructor-only``) are not counted."""
+    to 5 minutes. Answer keys (``instructor-only``) and the launch cells (Binder and Colab
+    links, Colab's install cell) are not counted."""
     words = cells = 0
     for cell in notebook.cells:
-        if INSTRUCTOR_ONLY in cell.metadata.get("tags", []):
+        if {INSTRUCTOR_ONLY, LAUNCH_TAG} & set(cell.metadata.get("tags", [])):
             continue
         if cell.cell_type == "markdown":
             words += len(cell.source.split())

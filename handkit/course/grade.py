@@ -22,9 +22,11 @@ from nbclient import NotebookClient
 from handkit.course.editions import Exercise, exercise_header, exercises
 from handkit.course.kernels import CELL_TIMEOUT_S, kernel_options
 from handkit.progress import headless_bars
+from handkit.resources import notebooks_folder
 
-#: The source notebooks of the repository: the instructor edition (solutions included).
-SOURCE_NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+#: The kit's source notebooks, in the checkout or the installed package
+#: (:mod:`handkit.resources`): the instructor edition (solutions included).
+SOURCE_NOTEBOOKS = notebooks_folder()
 
 
 class GradingError(ValueError):

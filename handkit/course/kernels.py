@@ -9,10 +9,11 @@ nbval's ``--nbval-current-env``), so no kernelspec has to be installed.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import zmq
-from ipykernel.kernelspec import RESOURCES, get_kernel_dict
+from ipykernel.kernelspec import RESOURCES, get_kernel_dict, install
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from jupyter_client.manager import AsyncKernelManager
 
@@ -22,6 +23,11 @@ CELL_TIMEOUT_S = 600
 
 #: The Jupyter kernel ``make run`` registers for the repository's ``.venv``.
 DEFAULT_KERNEL = "handkit"
+
+#: The name JupyterLab shows for :data:`DEFAULT_KERNEL`, and what its kernels' environment sets
+#: (idle OpenMP threads sleep: see the Makefile), as ``make setup`` registers it.
+KERNEL_DISPLAY_NAME = "Python (handkit)"
+KERNEL_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 
 #: Kernel name used when ``kernel=None``: the Python running this code.
 _CURRENT_ENV_KERNEL = "handkit-current-env"
@@ -75,6 +81,29 @@ def _installed_kernel_spec(kernel: str):
             f"install --sys-prefix --name handkit. Or use this Python instead: kernel=None "
             f"(--current-env on the command line)."
         ) from None
+
+
+def register_kernel(name: str = DEFAULT_KERNEL) -> Path | None:
+    """Register this Python as the Jupyter kernel ``name``, as ``make setup`` does, unless a
+    kernel of that name already runs this Python.
+
+    The kernel goes into this environment (``sys.prefix``), or the user's Jupyter folder where
+    the environment cannot be written (a system Python).
+
+    Returns:
+        the kernel's folder when it was written, None when it was there already.
+    """
+    try:
+        if KernelSpecManager().get_kernel_spec(name).argv[0] == sys.executable:
+            return None
+    except NoSuchKernel:
+        pass
+    options = {"kernel_name": name, "display_name": KERNEL_DISPLAY_NAME,
+               "env": dict(KERNEL_ENV)}
+    try:
+        return Path(install(prefix=sys.prefix, **options))
+    except PermissionError:
+        return Path(install(user=True, **options))
 
 
 def kernel_options(kernel: str | None) -> dict[str, Any]:

@@ -5,7 +5,8 @@ committed, executed notebooks would change under a student's hands (and grow by 
 snapshots the plotly renderer stores), so the next ``git pull`` of the course conflicts. Instead
 JupyterLab opens **working copies** in a git-ignored folder (``my-notebooks/`` by default):
 
-* the first launch copies every notebook from ``notebooks/`` and says so; later launches copy
+* the first launch copies every notebook from ``notebooks/`` (from an installed kit: the
+  notebooks inside the package, :mod:`handkit.resources`) and says so; later launches copy
   only notebooks that are new there, and tell you which of your copies has a newer committed
   version;
 * ``--reset NAME ...`` (or ``--reset`` for all) replaces copies by fresh ones; the old copies are
@@ -38,11 +39,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from handkit.course.kernels import DEFAULT_KERNEL, register_kernel
 from handkit.errors import check_output_folder, command, refuse
 from handkit.files import write_text_atomic
+from handkit.resources import installed_course, notebooks_folder
 
-#: The committed notebooks, relative to the repository root.
-SOURCE_DIR = Path("notebooks")
 #: Where the working copies go by default (git-ignored).
 COPIES_DIR = Path("my-notebooks")
 #: Inside the copies folder: which committed version each copy was made from.
@@ -69,16 +70,28 @@ class CopyReport:
         out = []
         if self.copied:
             out.append(f"made working copies of {', '.join(self.copied)} in {copies_dir}/ "
-                       f"(yours to edit; notebooks/ stays as committed)")
+                       f"(yours to edit; {_source_name()} stays as it is)")
         if self.replaced:
             out.append(f"replaced {', '.join(self.replaced)} by fresh copies; the old ones are "
                        f"in {copies_dir / REPLACED_DIR}/")
         if self.outdated:
-            names = " ".join(self.outdated)
-            out.append(f"notebooks/ has a newer version of {', '.join(self.outdated)}; your "
-                       f"copies are unchanged (take the new one with: make lab-reset "
-                       f"NOTEBOOK=\"{names}\")")
+            out.append(f"{_source_name()} has a newer version of {', '.join(self.outdated)}; "
+                       f"your copies are unchanged (take the new one with: "
+                       f"{reset_hint(copies_dir, self.outdated)})")
         return out
+
+
+def _source_name() -> str:
+    """How messages name the notebooks copies are made from."""
+    return "notebooks/" if installed_course() is None else "the installed kit"
+
+
+def reset_hint(copies_dir: Path, names: Sequence[str]) -> str:
+    """The command that replaces these copies by fresh ones: ``make lab-reset`` in a checkout,
+    ``python -m handkit lab --reset`` from an installed kit (no Makefile there)."""
+    if installed_course() is None:
+        return f"make lab-reset NOTEBOOK=\"{' '.join(names)}\""
+    return f"python -m handkit lab --dir {copies_dir} --no-launch --reset {' '.join(names)}"
 
 
 def _digest(path: Path) -> str:
@@ -122,8 +135,8 @@ def prepare_copies(source_dir: Path, copies_dir: Path, *, reset: Sequence[str] |
     """
     sources = {path.stem: path for path in sorted(Path(source_dir).glob("*.ipynb"))}
     if not sources:
-        raise FileNotFoundError(f"no notebooks in {Path(source_dir).resolve()}; run this from the "
-                                f"handkit repository (make lab does)")
+        raise FileNotFoundError(f"no notebooks in {Path(source_dir).resolve()}; expected the "
+                                f"course notebooks there (the default is the kit's own)")
     wanted = set(sources) if reset == [] else {Path(name).stem for name in (reset or [])}
     unknown = sorted(wanted - set(sources))
     if unknown:
@@ -185,8 +198,9 @@ def _parse_args(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
                         "ones; the old ones go to <dir>/.replaced/")
     parser.add_argument("--dir", type=Path, default=COPIES_DIR,
                         help=f"folder of the working copies (default: {COPIES_DIR})")
-    parser.add_argument("--source", type=Path, default=SOURCE_DIR,
-                        help=f"folder of the committed notebooks (default: {SOURCE_DIR})")
+    parser.add_argument("--source", type=Path, default=notebooks_folder(),
+                        help="folder of the committed notebooks (default: the kit's, "
+                        f"{notebooks_folder()})")
     parser.add_argument("--no-launch", action="store_true",
                         help="prepare the copies and the settings, do not start JupyterLab")
     return parser.parse_args(own), extra
@@ -206,8 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_lab_settings()
     if args.no_launch:
         return 0
-    print(f"handkit lab: JupyterLab on {args.dir}/ (reset a copy: make lab-reset "
-          f"NOTEBOOK=01_mano_basics; all: make lab-reset)", file=sys.stderr, flush=True)
+    kernel = register_kernel(DEFAULT_KERNEL)  # from an installed kit: nothing made it yet
+    if kernel is not None:
+        print(f"handkit lab: registered this Python as the Jupyter kernel '{DEFAULT_KERNEL}' "
+              f"({kernel})", file=sys.stderr)
+    print(f"handkit lab: JupyterLab on {args.dir}/ (fresh copy of one notebook: "
+          f"{reset_hint(args.dir, ['01_mano_basics'])})", file=sys.stderr, flush=True)
     command = lab_command(args.dir, extra)
     sys.stdout.flush()
     # JupyterLab replaces this process, so Ctrl-C and SIGTERM reach it (and its kernels) directly

@@ -5,6 +5,7 @@
 
     python -m handkit run                                   # all notebooks, defaults
     python -m handkit run notebooks/01_mano_basics.ipynb -p seed 3 --out-dir runs/seed3
+    python -m handkit run my-course/01_mano_basics.ipynb    # a folder made by handkit init
 
 It prints a short table per notebook, a few of its key numbers (:data:`KEY_NUMBERS`), and
 says where the rest lie: every number the notebooks wrote is in ``results.txt``
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from handkit.course.kernels import DEFAULT_KERNEL, NotebookRunError
+from handkit.course.lab import MANIFEST
 from handkit.course.run import execute_in_place, parse_value, run_notebooks, scalar_numbers
 from handkit.errors import InputError, check_output_folder, command, refuse
 
@@ -139,7 +141,9 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "the key numbers each one writes.",
     )
     parser.add_argument(
-        "notebooks", nargs="*", type=Path, help="notebooks to run (default: notebooks/*.ipynb)"
+        "notebooks", nargs="*", type=Path,
+        help="notebooks to run (default: notebooks/*.ipynb; in a folder made by python -m "
+        "handkit init, its notebooks)"
     )
     parser.add_argument(
         "-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
@@ -167,6 +171,16 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
+def default_notebooks() -> list[Path]:
+    """The notebooks ``run`` takes when none is named: ``notebooks/*.ipynb`` of the working
+    folder (a checkout), else the course notebooks of a folder that ``python -m handkit init``
+    (or ``lab``) made, which holds their record :data:`handkit.course.lab.MANIFEST`."""
+    found = sorted(Path("notebooks").glob("*.ipynb"))
+    if not found and Path(MANIFEST).is_file():
+        found = sorted(Path().glob("[0-9][0-9]_*.ipynb"))
+    return found
+
+
 def _log(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -175,10 +189,11 @@ def _log(line: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m handkit run``: see the module docstring."""
     args = _parse_args(sys.argv[1:] if argv is None else argv)
-    notebooks = args.notebooks or sorted(Path("notebooks").glob("*.ipynb"))
+    notebooks = args.notebooks or default_notebooks()
     if not notebooks:
         raise InputError(f"no notebooks given and none in {Path('notebooks').resolve()}; run "
-                         "from the repository root or name the notebooks")
+                         "from the repository root or a folder made by python -m handkit init, "
+                         "or name the notebooks")
     out_dir = args.out_dir or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     if not args.in_place:
         check_output_folder(out_dir, "--out-dir")

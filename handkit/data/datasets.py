@@ -20,7 +20,7 @@ instead, which tells the network where the hand is on frames whose labels it mus
 ``box="full_image"`` (:class:`FullImageBox`) shows the whole frame, as Hasson et al.'s HO-3D
 code does (the frame padded to a square and resized to 256).
 
-The README's "Real data" section shows how to point handkit at HO-3D, InterHand2.6M and the
+docs/real-data.md ("Real data") shows how to point handkit at HO-3D, InterHand2.6M and the
 MANO files.
 """
 
@@ -73,7 +73,7 @@ class DatasetDefaults:
     """What handkit uses for one data set unless told otherwise.
 
     Attributes:
-        title: the set's name in the paper or the README.
+        title: the set's name in the paper or the docs.
         d_off_mm: d_off of Fig. 2, mm: the predictor's wrist depth at zero output
             (d_z = f d_f + d_off); a typical wrist depth of the set.
         d_off_reason: where ``d_off_mm`` comes from (printable).
@@ -270,7 +270,7 @@ def _real_root(root: str | Path | None, defaults: DatasetDefaults) -> Path:
     if root is None:
         raise ValueError(
             f"{defaults.title}: no data folder given; pass root=... or set "
-            f"{defaults.root_env} (handkit downloads nothing; see the README's 'Real data')"
+            f"{defaults.root_env} (handkit downloads nothing; see docs/real-data.md)"
         )
     return Path(root)
 

@@ -54,6 +54,7 @@ from handkit.geometry import intrinsics
 from handkit.mano.layer import ManoLayer
 from handkit.mano.model import ManoModel
 from handkit.progress import bars_disabled
+from handkit.resources import sample_path
 
 GENERATOR_NAME = "handkit.data.synthetic"
 GENERATOR_VERSION = 1
@@ -373,8 +374,9 @@ def _generate(out: Path, *, num_videos: int, num_frames: int, size: int, seed: i
 
 
 def default_dataset_path() -> Path:
-    """The small committed data set ``data_samples/synthetic`` of the handkit repository."""
-    path = Path(__file__).resolve().parents[2] / "data_samples" / "synthetic"
+    """The small committed data set ``data_samples/synthetic``, in the checkout or the installed
+    package (:mod:`handkit.resources`)."""
+    path = sample_path("synthetic")
     if not (path / INDEX_FILE).is_file():
         raise FileNotFoundError(
             f"expected the sample data set at {path} (with {INDEX_FILE}), found none; "

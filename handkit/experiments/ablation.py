@@ -41,6 +41,7 @@ from handkit.experiments.table1 import (
     train_config,
 )
 from handkit.inference import MODE_TITLES
+from handkit.resources import course_path
 from handkit.train import TrainConfig, input_transform, load_run, train
 from handkit.train.branch import branch
 from handkit.train.checkpoint import FINAL, LATEST
@@ -153,8 +154,9 @@ def _has_rows(rows: Sequence[dict[str, Any]], seed: int, variant: str, modes: Se
 
 
 def committed_ablation() -> Path:
-    """The committed ablation table of this repository (:data:`COMMITTED_ABLATION`)."""
-    return Path(__file__).resolve().parents[2] / COMMITTED_ABLATION
+    """The committed ablation table of the kit (:data:`COMMITTED_ABLATION`), in the checkout
+    or the installed package (:mod:`handkit.resources`)."""
+    return course_path(*COMMITTED_ABLATION.parts)
 
 
 def read_ablation(path: str | Path) -> list[dict[str, Any]]:

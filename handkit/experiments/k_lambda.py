@@ -25,6 +25,7 @@ from handkit.experiments.table1 import (
     dataset_for,
     evaluate_run,
 )
+from handkit.resources import course_path
 from handkit.train import TrainConfig, train
 from handkit.viz.sweep import sweep_slice_figure, write_png
 
@@ -101,8 +102,9 @@ COMMITTED_SWEEP = Path("experiments") / "sweep_k_lambda" / "results.csv"
 
 
 def committed_sweep_table() -> Path:
-    """The committed sweep table of this handkit repository (see notebook 08 for its command)."""
-    return Path(__file__).resolve().parents[2] / COMMITTED_SWEEP
+    """The committed sweep table of the kit (see notebook 08 for its command), in the checkout
+    or the installed package (:mod:`handkit.resources`)."""
+    return course_path(*COMMITTED_SWEEP.parts)
 
 
 def read_sweep_table(path: str | Path) -> list[dict[str, Any]]:
@@ -135,10 +137,10 @@ def slice_rows(rows: list[dict[str, Any]], *, against: str, at: dict[str, Any]
     return sorted(chosen, key=lambda r: r[against])
 
 
-#: The methods of the README's sweep figures.
+#: The methods of the sweep figures in docs/sweeps.md.
 FIGURE_METHODS = ("Baseline + Align", "Propagation", "Interpolation", "Copy nearest label",
                   "Fused")
-#: name -> (distance, title) of the README's sweep figures (MPJPE against K at lambda_align 0.1).
+#: name -> (distance, title) of the sweep figures of docs/sweeps.md (MPJPE vs K, lambda_align 0.1).
 FIGURES = {
     "against_k_all_frames": (
         "all", "MPJPE against K (label spacing), all unlabelled frames (λ_align = 0.1)"),
@@ -167,8 +169,8 @@ def write_figures(table: str | Path, out: str | Path, *, lambda_align: float = 0
 
 @command("experiment sweep-figures")
 def figures_main(argv: list[str] | None = None) -> int:
-    """``python -m handkit experiment sweep-figures [--table CSV] [--out DIR]``: the README's
-    figures of the committed K x lambda_align sweep."""
+    """``python -m handkit experiment sweep-figures [--table CSV] [--out DIR]``: the figures of
+    the committed K x lambda_align sweep."""
     parser = argparse.ArgumentParser(
         prog="python -m handkit experiment sweep-figures",
         description="PNG figures of MPJPE against K from a K x lambda_align sweep table.")

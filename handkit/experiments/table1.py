@@ -101,7 +101,7 @@ class Table1Setting:
 
 #: Hand motion of the Table I videos: motion key poses 40-100 frames apart (the generator's
 #: default, 20-50, moves the hand so fast that a label 30 frames away is rarely informative,
-#: and 60-150 so slowly that interpolating two labels is as good as anything; see README).
+#: and 60-150 so slowly that interpolating two labels is as good as anything; see docs/table1.md).
 TABLE1_KEY_GAP = [40, 100]
 
 #: Training recipes: name -> TrainConfig overrides on top of a setting's training. "paper":

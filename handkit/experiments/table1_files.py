@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from handkit.experiments.table1_format import format_report
+from handkit.resources import course_path
 from handkit.train.checkpoint import FINAL
 
 if TYPE_CHECKING:
     from handkit.experiments.table1 import Table1Result, Table1Setting
 
-#: Where the shipped checkpoint lives, relative to the repository root.
+#: Where the shipped checkpoint lives, relative to the repository root (and to the installed
+#: package's course folder, :mod:`handkit.resources`).
 SAMPLE_CHECKPOINT = Path("data_samples") / "checkpoint" / "table1_full_seed0.npz"
 
 #: The full setting's seed-1 run (``--setting full --seeds 1``), committed beside the shipped
@@ -84,8 +86,9 @@ def saved_rows(folder: Path, setting: Table1Setting, seed: int) -> tuple[list, l
 
 
 def sample_checkpoint_path() -> Path:
-    """The shipped checkpoint in this handkit repository (``data_samples/checkpoint``)."""
-    path = Path(__file__).resolve().parents[2] / SAMPLE_CHECKPOINT
+    """The shipped checkpoint (``data_samples/checkpoint``), in the checkout or the installed
+    package (:mod:`handkit.resources`)."""
+    path = course_path(*SAMPLE_CHECKPOINT.parts)
     if not path.is_file():
         raise FileNotFoundError(f"expected the shipped checkpoint at {path}; make it with "
                                 "python -m handkit experiment sample-checkpoint")
@@ -93,5 +96,6 @@ def sample_checkpoint_path() -> Path:
 
 
 def committed_seed1_path() -> Path:
-    """The committed seed-1 results of the full setting in this handkit repository."""
-    return Path(__file__).resolve().parents[2] / COMMITTED_SEED1
+    """The committed seed-1 results of the full setting, in the checkout or the installed
+    package (:mod:`handkit.resources`)."""
+    return course_path(*COMMITTED_SEED1.parts)
