@@ -8,6 +8,7 @@ is also what running a student edition with papermill needs.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nbformat
@@ -23,6 +24,7 @@ from handkit.course.editions import (
     source_notebooks,
 )
 from handkit.course.grade import SOURCE_NOTEBOOKS, grade_notebook
+from tests.notebook_parameters import ALT_PARAMETERS, set_parameters
 
 NOTEBOOKS = [path.name for path in source_notebooks(SOURCE_NOTEBOOKS)]
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,12 +99,26 @@ def test_an_instructor_edition_earns_full_marks(editions):
     assert grade.other_errors == [], grade.lines()
 
 
+@pytest.fixture(scope="module")
+def alternate_sources(tmp_path_factory):
+    """The source notebooks with their alternate parameters (``ALT_PARAMETERS``, which the
+    browser test runs too): cheaper than the defaults where they train or evaluate."""
+    folder = tmp_path_factory.mktemp("alternate")
+    for name in NOTEBOOKS:
+        shutil.copy(SOURCE_NOTEBOOKS / name, folder / name)
+        set_parameters(folder / name, ALT_PARAMETERS[name[:-len(".ipynb")]])
+    return folder
+
+
 @pytest.mark.slow
 @pytest.mark.notebook
 @pytest.mark.timeout(1800)
-def test_untouched_student_editions_earn_zero_and_every_other_cell_runs(editions):
+def test_untouched_student_editions_earn_zero_and_every_other_cell_runs(editions,
+                                                                         alternate_sources):
+    """Graded at the alternate parameters (the grader takes the instructor's parameters cell):
+    the defaults of the same code run in nbval."""
     for name in NOTEBOOKS:
-        grade = grade_notebook(editions / "student" / name)
+        grade = grade_notebook(editions / "student" / name, alternate_sources)
         assert grade.points == 0 < grade.max_points, grade.lines()
         assert grade.other_errors == [], grade.lines()
         for exercise in grade.exercises.values():

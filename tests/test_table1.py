@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -312,3 +313,14 @@ def test_a_recipe_sets_its_training_switches(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--recipe", "nope"])
     assert "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("run", ["seed0_checkpoint", "seed1_paper", "seed1_anchored"])
+def test_the_committed_fused_interp_rows_beat_both_label_baselines_in_every_bin(run):
+    """experiments/fused_interp/README.md's claim, on each committed evaluation."""
+    path = Path(__file__).resolve().parents[1] / "experiments" / "fused_interp" / f"{run}.json"
+    rows = json.loads(path.read_text())["distance_rows"]
+    mpjpe = {(r["method"], r["distance"]): r["mpjpe"] for r in rows if r["split"] == "test"}
+    for distance in ("1-15", "16-31", "32-64"):
+        best_label = min(mpjpe["Copy nearest label", distance], mpjpe["Interpolation", distance])
+        assert mpjpe["Fused + Interpolation", distance] < best_label, (run, distance)
