@@ -42,6 +42,8 @@ html_title = "handkit: a course on semi-supervised 3D hand pose estimation"
 html_static_path = ["_static"]
 html_css_files = ["handkit.css"]
 html_extra_path = ["_extra"]
+# a favicon of our own: without one the browser asks every page for /favicon.ico (a 404)
+html_favicon = "_static/favicon.svg"
 html_math_renderer = "plain"
 html_copy_source = False
 html_show_sourcelink = False
