@@ -99,3 +99,16 @@ def committed_seed1_path() -> Path:
     """The committed seed-1 results of the full setting, in the checkout or the installed
     package (:mod:`handkit.resources`)."""
     return course_path(*COMMITTED_SEED1.parts)
+
+
+#: The fused-interp mode's evaluations of trained full-setting runs (``experiments/fused_interp/``).
+FUSED_INTERP_RUNS = ("seed0_checkpoint", "seed1_paper", "seed1_anchored")
+
+
+def committed_fused_interp(run: str) -> list[dict]:
+    """The committed by-distance rows of one :data:`FUSED_INTERP_RUNS` evaluation (test split),
+    in the checkout or the installed package."""
+    if run not in FUSED_INTERP_RUNS:
+        raise ValueError(f"run must be one of {FUSED_INTERP_RUNS}, got {run!r}")
+    path = course_path("experiments", "fused_interp", f"{run}.json")
+    return json.loads(path.read_text())["distance_rows"]
