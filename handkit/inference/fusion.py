@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from handkit.inference.label_based import blend_params
+from handkit.inference.label_based import blend_params, interpolated_params
 from handkit.inference.propagation import align, propagate_from
 from handkit.inference.video import (
     VideoFeatures,
@@ -204,7 +204,7 @@ def fuse(video: VideoFeatures, labels: VideoLabels, *, aligner: PoseAligner,
     if model is None:
         model = error_model(video, labels, aligner=aligner, batch_size=batch_size,
                             with_interpolation=interpolation)
-    before, after, w_interpolation = labels.neighbour_rows()
+    before, after, _ = labels.neighbour_rows()
     u = np.arange(video.num_frames)
     d_before, d_after = u - labels.frames[before], labels.frames[after] - u  # (T,) each
     one_side = before == after  # a labelled frame, or one outside the labels
@@ -214,8 +214,7 @@ def fuse(video: VideoFeatures, labels: VideoLabels, *, aligner: PoseAligner,
     params, error, _ = _blend_in(from_before, model.propagation_mm(d_before), from_after,
                                  error_after)
     if interpolation:
-        between = blend_params(labels.take(before), labels.take(after),
-                               torch.as_tensor(w_interpolation, dtype=params.root.dtype))
+        between, _ = interpolated_params(labels)
         interpolated_mm = np.where(one_side, np.inf, model.interpolated_mm(d_before, d_after))
         params, error, _ = _blend_in(params, error, between, interpolated_mm)
     regression_mm = np.where(labels.mask, np.inf, model.regression_mm)  # a label stays

@@ -98,7 +98,13 @@ def interpolate(labels: VideoLabels, *, mano: ManoDecoder, batch_size: int = 256
     rotations slerped (:func:`slerp_theta`), r and beta linear; outside the first (last) label
     the one neighbour is copied."""
     check_labels(None, labels)
+    params, w = interpolated_params(labels)
+    return decode_prediction("interpolation", mano, params, batch_size=batch_size, weight=w)
+
+
+def interpolated_params(labels: VideoLabels) -> tuple[HandParams, torch.Tensor]:
+    """gamma of every frame interpolated between s- and s+ (T rows), and the weight w of s+
+    (T,); shared by :func:`interpolate` and the fused-interp mode."""
     before, after, weight = labels.neighbour_rows()
     w = torch.as_tensor(weight, dtype=labels.params.root.dtype)
-    params = blend_params(labels.take(before), labels.take(after), w)
-    return decode_prediction("interpolation", mano, params, batch_size=batch_size, weight=w)
+    return blend_params(labels.take(before), labels.take(after), w), w
