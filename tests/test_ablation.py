@@ -117,6 +117,31 @@ def test_tiny_motion_sweep_writes_the_map(tmp_path):
     assert len(list((tmp_path / "sweep").glob("*__K*__seed0/final.pt"))) == 4
 
 
+def _point_rows(motion, label_every, mpjpe):
+    return [{"motion": motion, "label_every": label_every, "seed": 0, "recipe": "paper",
+             "seconds": 7, "mode": mode, "method": mode.title(), "distance": "all",
+             "frames": 10, "videos": 2, "mpjpe": mpjpe + i, "ci_low": None if i else 1.5,
+             "ci_high": None if i else 2.5} for i, mode in enumerate(("copy", "fused"))]
+
+
+def test_sweep_calls_add_their_points_to_the_saved_ones(tmp_path):
+    from handkit.experiments.motion_sweep import merge_saved, read_long, save_sweep
+
+    save_sweep(_point_rows("natural", 128, 10.0) + _point_rows("natural", 64, 20.0), tmp_path)
+    saved = read_long(tmp_path / "results_long.csv")
+    assert saved == _point_rows("natural", 128, 10.0) + _point_rows("natural", 64, 20.0)
+    # another call evaluates K = 64 again and a new point: K = 128 is kept, K = 64 replaced
+    fresh = _point_rows("natural", 64, 30.0) + _point_rows("keyframes", 16, 40.0)
+    merged = merge_saved(tmp_path / "results_long.csv", fresh)
+    assert merged == _point_rows("natural", 128, 10.0) + fresh
+    assert merge_saved(tmp_path / "missing.csv", fresh) == fresh
+    save_sweep(merged, tmp_path)
+    assert not list(tmp_path.glob("*.partial"))
+    with (tmp_path / "results.csv").open() as handle:
+        assert [(r["motion"], r["label_every"]) for r in csv.DictReader(handle)] == [
+            ("natural", "128"), ("natural", "64"), ("keyframes", "16")]
+
+
 def test_the_table_reads_back_and_draws(tiny_ablation):
     from handkit.experiments.ablation import read_ablation
     from handkit.viz.ablation import ablation_figure

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -107,8 +109,47 @@ def run_motion_sweep(setting: Table1Setting, out: str | Path, *, ks: Sequence[in
                     progress=progress)
                 rows += result_rows(result, motion=level, label_every=label_every, seed=seed,
                                     recipe=recipe, seconds=round(time.perf_counter() - began))
-                save_sweep(rows, out)
+                with _locked(out):
+                    save_sweep(merge_saved(out / "results_long.csv", rows), out)
     return rows
+
+
+#: results_long.csv columns that are not text, and their types.
+_NUMBERS = {"label_every": int, "seed": int, "seconds": int, "frames": int, "videos": int,
+            "mpjpe": float, "ci_low": float, "ci_high": float}
+_POINT = ("motion", "label_every", "seed", "recipe")
+
+
+def read_long(path: Path) -> list[dict[str, Any]]:
+    """The rows of a saved ``results_long.csv`` with their types (empty cells -> None)."""
+    with path.open(newline="") as handle:
+        return [{key: (_NUMBERS[key](value) if value else None) if key in _NUMBERS else value
+                 for key, value in row.items()} for row in csv.DictReader(handle)]
+
+
+def merge_saved(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows saved in ``path`` (if any) whose point (motion, K, seed, recipe) is not among
+    ``rows``', then ``rows``."""
+    if not path.is_file():
+        return list(rows)
+    fresh = {tuple(row[key] for key in _POINT) for row in rows}
+    kept = [row for row in read_long(path) if tuple(row[key] for key in _POINT) not in fresh]
+    return kept + list(rows)
+
+
+class _locked:
+    """An exclusive lock on ``out/.lock`` for as long as the block runs."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / ".lock"
+
+    def __enter__(self) -> None:
+        self.handle = self.path.open("a")
+        fcntl.flock(self.handle, fcntl.LOCK_EX)
+
+    def __exit__(self, *_: object) -> None:
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
 
 
 def wide_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -145,11 +186,14 @@ def winners(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write ``rows`` to ``path`` through a temporary file, so a reader never sees half."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    with path.open("w", newline="") as handle:
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
+    os.replace(partial, path)
 
 
 def save_sweep(rows: Sequence[dict[str, Any]], out: Path) -> None:
@@ -159,7 +203,9 @@ def save_sweep(rows: Sequence[dict[str, Any]], out: Path) -> None:
     _write_csv(out / "results_long.csv", rows)
     _write_csv(out / "results.csv", wide_rows(rows))
     _write_csv(out / "winners.csv", winners(rows))
-    winner_map_figure(winners(rows)).write_html(out / "map.html", include_plotlyjs=True)
+    partial = out / "map.html.partial"
+    winner_map_figure(winners(rows)).write_html(partial, include_plotlyjs=True)
+    os.replace(partial, out / "map.html")
 
 
 def format_winners(rows: Sequence[dict[str, Any]]) -> str:
@@ -188,11 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     out = check_output_folder(args.out or Path("runs") / f"motion-sweep-{args.setting}", "--out")
     began = time.perf_counter()
-    rows = run_motion_sweep(SETTINGS[args.setting], out, ks=args.ks, levels=args.motions,
-                            seeds=args.seeds, recipe=args.recipe, progress=not args.quiet)
-    print(format_winners(rows))
+    run_motion_sweep(SETTINGS[args.setting], out, ks=args.ks, levels=args.motions,
+                     seeds=args.seeds, recipe=args.recipe, progress=not args.quiet)
+    print(format_winners(read_long(out / "results_long.csv")))
     print(f"\n{time.perf_counter() - began:.0f} s; results in {out}", file=sys.stderr)
     return 0
 
 
-__all__ = ["MODE_TITLES", "MOTION_LEVELS", "RECIPES", "main", "run_motion_sweep", "winners"]
+__all__ = ["MODE_TITLES", "MOTION_LEVELS", "RECIPES", "main", "merge_saved", "read_long",
+           "run_motion_sweep", "winners"]
