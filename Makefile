@@ -17,7 +17,8 @@
 # `pip install -e .[dev]` and registers the Jupyter kernel "handkit"; it skips both while
 # pyproject.toml is unchanged (its hash is kept in $(STAMP)).
 # Overrides: PYTHON (interpreter that creates .venv; delete .venv to switch), VENV (its location),
-# OMP_NUM_THREADS (threads per process for run/test/notebooks, default 2), LAB_ARGS (more
+# OMP_NUM_THREADS (threads per process for run/notebooks, default 2; for test, default 1),
+# TEST_WORKERS (test processes, default 2; 0 runs the suite in this process), LAB_ARGS (more
 # options for JupyterLab, e.g. LAB_ARGS="--no-browser --port 8899", or --allow-root in a container).
 
 PYTHON ?= python3
@@ -37,7 +38,12 @@ LAB_SOURCE := $(if $(TRACK),build/course/$(TRACK),notebooks)
 
 .PHONY: run test lab lab-reset notebooks site setup course-edition
 
-run test notebooks: export OMP_NUM_THREADS ?= 2
+run notebooks: export OMP_NUM_THREADS ?= 2
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each test file whole in one of them,
+# with one thread each by default: on 2 cores that halves the suite's wall time against one
+# process of 2 threads, which leaves a core idle while a test waits on a kernel or a browser.
+TEST_WORKERS ?= 2
+test: export OMP_NUM_THREADS ?= 1
 # Idle OpenMP threads sleep instead of spinning: with spinning, training steps ran ~20x slower
 # whenever another process (a browser drawing figures, a second job) wanted the same cores.
 run test notebooks lab: export OMP_WAIT_POLICY ?= PASSIVE
@@ -55,8 +61,8 @@ run: setup
 # teardown counted apart), so a CI log shows where the time goes.
 test: setup
 	$(VENV)/bin/ruff check .
-	$(VENV_PYTHON) -m pytest -rs --durations=25 --continue-on-collection-errors handkit tests \
-		$(NBVAL) $(NOTEBOOKS)
+	$(VENV_PYTHON) -m pytest -rs --durations=25 --continue-on-collection-errors \
+		-n $(TEST_WORKERS) --dist loadfile handkit tests $(NBVAL) $(NOTEBOOKS)
 
 # Working copies in my-notebooks/ (python -m handkit lab: made from notebooks/ the first time).
 lab: setup course-edition
