@@ -45,6 +45,7 @@ from handkit.experiments.table1 import (
     train_config,
 )
 from handkit.inference import MODE_TITLES
+from handkit.resources import course_path
 from handkit.train import input_transform, load_run
 
 #: Motion levels: name -> SynthParams overrides (the keyframe model is Table I's).
@@ -57,6 +58,17 @@ MOTION_LEVELS: dict[str, dict[str, Any]] = {
 #: The modes evaluated at every point.
 MODES = ("regression", "copy", "interpolation", "propagation", "bidirectional", "fused",
          "fused-interp")
+
+
+#: The committed sweep's long table, relative to the repository root (and to the installed
+#: package's course folder, :mod:`handkit.resources`).
+COMMITTED_MOTION_SWEEP = Path("experiments") / "sweep_motion_k" / "results_long.csv"
+
+
+def committed_motion_sweep() -> Path:
+    """The committed motion x K sweep (:data:`COMMITTED_MOTION_SWEEP`), in the checkout or the
+    installed package."""
+    return course_path(*COMMITTED_MOTION_SWEEP.parts)
 
 
 def motion_setting(setting: Table1Setting, level: str) -> Table1Setting:
@@ -167,9 +179,9 @@ def wide_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def winners(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per point and distance bin: the method with the lowest MPJPE, the runner-up, and the
-    margin (mm); ``clear`` says whether the winner's interval lies below the runner-up's
-    mean."""
+    """Per point and distance bin with at least two methods: the method with the lowest MPJPE,
+    the runner-up, and the margin (mm); ``clear`` says whether the winner's interval lies below
+    the runner-up's mean."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for row in rows:
         if row["mpjpe"] is not None:
@@ -177,6 +189,8 @@ def winners(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             groups.setdefault(key, []).append(row)
     out = []
     for (motion, label_every, seed, distance), members in groups.items():
+        if len(members) < 2:  # nothing to beat
+            continue
         best, second = sorted(members, key=lambda r: r["mpjpe"])[:2]
         out.append({"motion": motion, "label_every": label_every, "seed": seed,
                     "distance": distance, "winner": best["method"],
@@ -241,5 +255,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["MODE_TITLES", "MOTION_LEVELS", "RECIPES", "main", "merge_saved", "read_long",
-           "run_motion_sweep", "winners"]
+__all__ = ["COMMITTED_MOTION_SWEEP", "MODE_TITLES", "MOTION_LEVELS", "RECIPES",
+           "committed_motion_sweep", "main", "merge_saved", "read_long", "run_motion_sweep",
+           "winners"]

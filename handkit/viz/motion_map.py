@@ -1,5 +1,7 @@
-"""The map of who wins: per motion level and label spacing K, the method with the lowest MPJPE in
-each distance bin (:func:`handkit.experiments.motion_sweep.winners`)."""
+"""The motion x K sweep in figures: the map of who wins (per motion level and label spacing K,
+the method with the lowest MPJPE in each distance bin,
+:func:`handkit.experiments.motion_sweep.winners`), and slices of it (MPJPE with its 95 %
+interval against K at one motion level, or against the motion level at one K)."""
 
 from __future__ import annotations
 
@@ -74,4 +76,62 @@ def winner_map_figure(winners: Sequence[Mapping[str, Any]], *, seed: int | None 
                       title="Lowest MPJPE per label spacing K and motion (number: margin over "
                             "the runner-up, mm; ~: within the winner's interval)",
                       legend=dict(orientation="h", y=-0.25), margin=dict(t=90))
+    return fig
+
+
+def _points(rows: Sequence[Mapping[str, Any]], method: str, distance: str, key: str,
+            value: Any) -> dict[Any, Mapping[str, Any]]:
+    """The rows of ``method`` in bin ``distance`` whose ``key`` is ``value``, by their other
+    coordinate (K or motion)."""
+    other = "motion" if key == "label_every" else "label_every"
+    return {row[other]: row for row in rows if row["method"] == method
+            and row["distance"] == distance and row[key] == value and row["mpjpe"] is not None}
+
+
+def motion_slice_figure(rows: Sequence[Mapping[str, Any]], *, methods: Sequence[str],
+                        distance: str = "all", motion: str | None = None,
+                        label_every: int | None = None) -> go.Figure:
+    """MPJPE of each method with its 95 % interval over test videos: against K at motion level
+    ``motion``, or against the motion level at ``label_every`` (give exactly one).
+
+    Args:
+        rows: the sweep's long rows of one seed (``results_long.csv`` read back with
+            :func:`~handkit.experiments.motion_sweep.read_long`).
+        methods: mode titles (:data:`handkit.inference.MODE_TITLES` values), one trace each.
+        distance: "all" or a distance bin such as "1-15".
+    Returns:
+        One trace per method, always (a method without a point in this slice has no marker),
+        so an explorer can update the figure in place.
+    """
+    if (motion is None) == (label_every is None):
+        raise ValueError("give exactly one of motion and label_every")
+    key, value = ("motion", motion) if motion is not None else ("label_every", label_every)
+    if key == "motion":
+        x = sorted({int(row["label_every"]) for row in rows})
+    else:
+        x = list(dict.fromkeys(row["motion"] for row in rows))
+    fig = go.Figure()
+    for method in methods:
+        points = _points(rows, method, distance, key, value)
+        y = [points[v]["mpjpe"] if v in points else None for v in x]
+        low = [points[v]["ci_low"] if v in points else None for v in x]
+        high = [points[v]["ci_high"] if v in points else None for v in x]
+        fig.add_trace(go.Scatter(
+            x=[str(v) for v in x], y=y, mode="lines+markers", name=method,
+            line=dict(color=_colour(method)),
+            error_y=dict(type="data", symmetric=False,
+                         array=[None if h is None or m is None else h - m
+                                for h, m in zip(high, y, strict=True)],
+                         arrayminus=[None if lo is None or m is None else m - lo
+                                     for lo, m in zip(low, y, strict=True)])))
+    frames = "all unlabelled frames" if distance == "all" else f"|u − N(u)| in {distance}"
+    title = (f"against K, {motion} motion" if key == "motion"
+             else f"against the motion, label spacing K = {label_every}")
+    fig.update_layout(title=title, template="plotly_white", height=400, width=480,
+                      xaxis=dict(type="category", title="K" if key == "motion" else "motion"),
+                      yaxis_title=f"MPJPE (mm), {frames}", legend=dict(orientation="h", y=-0.3),
+                      margin=dict(t=50, b=130, l=60, r=10))
+    if all(v is None for trace in fig.data for v in trace.y):
+        fig.add_annotation(text="no point of the sweep in this slice", xref="paper",
+                           yref="paper", x=0.5, y=0.5, showarrow=False)
     return fig
