@@ -38,12 +38,11 @@ LAB_SOURCE := $(if $(TRACK),build/course/$(TRACK),notebooks)
 
 .PHONY: run test lab lab-reset notebooks site setup course-edition
 
-run notebooks: export OMP_NUM_THREADS ?= 2
-# The suite runs in TEST_WORKERS processes (pytest-xdist), each test file whole in one of them,
-# with one thread each by default: on 2 cores that halves the suite's wall time against one
-# process of 2 threads, which leaves a core idle while a test waits on a kernel or a browser.
+run test notebooks: export OMP_NUM_THREADS ?= 2
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each test file whole in one of them:
+# one process left a core idle whenever a test waited on a kernel, a subprocess or the browser.
+# Threads stay 2 per process, as the notebooks' committed outputs were made.
 TEST_WORKERS ?= 2
-test: export OMP_NUM_THREADS ?= 1
 # Idle OpenMP threads sleep instead of spinning: with spinning, training steps ran ~20x slower
 # whenever another process (a browser drawing figures, a second job) wanted the same cores.
 run test notebooks lab: export OMP_WAIT_POLICY ?= PASSIVE
