@@ -324,3 +324,24 @@ def test_the_committed_fused_interp_rows_beat_both_label_baselines_in_every_bin(
     for distance in ("1-15", "16-31", "32-64"):
         best_label = min(mpjpe["Copy nearest label", distance], mpjpe["Interpolation", distance])
         assert mpjpe["Fused + Interpolation", distance] < best_label, (run, distance)
+
+
+@pytest.mark.parametrize("run", ["seed0_checkpoint", "seed1_paper"])
+def test_the_committed_paired_comparisons_are_whole_and_consistent(run):
+    """experiments/paired_comparisons/: every pair in every band, each difference inside its
+    interval, the verdicts those intervals give."""
+    from handkit.experiments.table1_files import committed_comparisons
+
+    comparisons = committed_comparisons(run)
+    pairs = {(a, b) for a, b, _ in comparisons}
+    assert ("propagation", "copy") in pairs and ("fused-interp", "interpolation") in pairs
+    for a, b in pairs - {("align", "control"), ("align", "baseline")}:
+        assert {band for x, y, band in comparisons if (x, y) == (a, b)} == {
+            "all", "1-15", "16-31", "32-64"}
+    for key, c in comparisons.items():
+        assert c["low"] <= c["difference"] <= c["high"], key
+        assert c["difference"] == pytest.approx(c["mean_a"] - c["mean_b"])
+        assert c["a_below_b"] == (c["high"] < 0) and c["b_below_a"] == (c["low"] > 0), key
+        assert c["videos"] == 10
+    with pytest.raises(ValueError, match="run must be one of"):
+        committed_comparisons("seed2")

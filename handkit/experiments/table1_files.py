@@ -112,3 +112,19 @@ def committed_fused_interp(run: str) -> list[dict]:
         raise ValueError(f"run must be one of {FUSED_INTERP_RUNS}, got {run!r}")
     path = course_path("experiments", "fused_interp", f"{run}.json")
     return json.loads(path.read_text())["distance_rows"]
+
+
+#: Paired comparisons of modes on the full setting's test videos
+#: (``experiments/paired_comparisons/``): the shipped seed-0 checkpoint and the seed-1 run.
+PAIRED_RUNS = ("seed0_checkpoint", "seed1_paper")
+
+
+def committed_comparisons(run: str) -> dict[tuple, dict]:
+    """The committed paired comparisons of one :data:`PAIRED_RUNS` run: (a, b, band) -> the
+    comparison's fields (:class:`handkit.comparison.Comparison`: mean_a, mean_b, difference,
+    low, high, a_below_b, b_below_a); band is "all" or a distance bin such as "1-15"."""
+    if run not in PAIRED_RUNS:
+        raise ValueError(f"run must be one of {PAIRED_RUNS}, got {run!r}")
+    path = course_path("experiments", "paired_comparisons", f"{run}.json")
+    return {(c["a"], c["b"], "all" if c["distance"] is None else "{}-{}".format(*c["distance"])): c
+            for c in json.loads(path.read_text())}
