@@ -64,8 +64,10 @@ def test_explorer_controls_redraw_the_figures_and_the_summary():
     against_k, against_motion = explorer.figures
     assert list(against_k.data[0].y) == [None, 30.0] and against_k.layout.title.text.endswith(
         "natural-fast motion")
+    marked = explorer.figures[0].layout.shapes[0].x0
     slider(explorer, "label_every").value = 16
     assert list(explorer.figures[1].data[1].y) == [8.0, 12.0]
+    assert (marked, explorer.figures[0].layout.shapes[0].x0) == (1, 0)  # the chosen K's place
     with pytest.raises(ValueError, match="no evaluated point"):
         motion_sweep_explorer([], methods=[COPY])
 
@@ -79,3 +81,11 @@ def test_the_committed_sweep_reads_back_with_its_intervals():
     for r in rows:
         if r["ci_low"] is not None:
             assert r["ci_low"] <= r["mpjpe"] <= r["ci_high"]
+
+
+def test_every_mode_has_its_own_table1_colour():
+    from handkit.inference import MODE_TITLES
+    from handkit.viz.motion_map import _colour
+
+    colours = [_colour(title) for title in MODE_TITLES.values()]
+    assert len(set(colours)) == len(colours) and "#888888" not in colours

@@ -11,16 +11,37 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from handkit.experiments.motion_sweep import MOTION_LEVELS
 from handkit.viz.results import METHOD_COLOURS
 
 #: Bins shown, in order (the overall error last).
 BINS = ("1-15", "16-31", "32-64", "all")
 
 
+#: Mode titles (:data:`handkit.inference.MODE_TITLES`) -> their Table I names, for the colours.
+TABLE1_NAMES = {
+    "Regression (scenario 1)": "Baseline + Align",
+    "Propagation (scenario 2)": "Propagation",
+    "Copy nearest label": "Copy nearest label",
+    "Interpolation": "Interpolation",
+    "Bidirectional propagation": "Bidirectional",
+    "Gated propagation / regression": "Gated",
+    "Fused (both labels and regression)": "Fused",
+    "Fused with interpolation": "Fused + Interpolation",
+}
+
+
 def _colour(method: str) -> str:
-    """A mode title's colour (:data:`handkit.inference.MODE_TITLES` -> the Table I colours)."""
-    short = method.split(" (")[0].split(" propagation")[0]  # "Bidirectional propagation" ...
-    return METHOD_COLOURS.get("Baseline" if short == "Regression" else short, "#888888")
+    """A mode title's colour: that of its Table I row (:data:`METHOD_COLOURS`)."""
+    return METHOD_COLOURS.get(TABLE1_NAMES.get(method, method), "#888888")
+
+
+def motion_order(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The motion levels of ``rows``, slowest first (:data:`MOTION_LEVELS`' order; others
+    after, as they appear)."""
+    known = list(MOTION_LEVELS)
+    present = list(dict.fromkeys(row["motion"] for row in rows))
+    return sorted(present, key=lambda m: known.index(m) if m in known else len(known))
 
 
 def _clear(row: Mapping[str, Any]) -> bool:
@@ -46,7 +67,7 @@ def winner_map_figure(winners: Sequence[Mapping[str, Any]], *, seed: int | None 
     if rows and seed is None:
         rows = [row for row in rows if row["seed"] == rows[0]["seed"]]
     bins = [b for b in BINS if any(row["distance"] == b for row in rows)]
-    motions = list(dict.fromkeys(row["motion"] for row in rows))
+    motions = motion_order(rows)
     ks = sorted({int(row["label_every"]) for row in rows})
     fig = make_subplots(rows=1, cols=max(len(bins), 1), shared_yaxes=True,
                         subplot_titles=[f"{b} frames from a label" if b != "all" else "all frames"
@@ -90,7 +111,7 @@ def _points(rows: Sequence[Mapping[str, Any]], method: str, distance: str, key: 
 
 def motion_slice_figure(rows: Sequence[Mapping[str, Any]], *, methods: Sequence[str],
                         distance: str = "all", motion: str | None = None,
-                        label_every: int | None = None) -> go.Figure:
+                        label_every: int | None = None, mark: Any = None) -> go.Figure:
     """MPJPE of each method with its 95 % interval over test videos: against K at motion level
     ``motion``, or against the motion level at ``label_every`` (give exactly one).
 
@@ -99,6 +120,8 @@ def motion_slice_figure(rows: Sequence[Mapping[str, Any]], *, methods: Sequence[
             :func:`~handkit.experiments.motion_sweep.read_long`).
         methods: mode titles (:data:`handkit.inference.MODE_TITLES` values), one trace each.
         distance: "all" or a distance bin such as "1-15".
+        mark: an x value (a K, or a motion level) to mark with a dashed line, e.g. the one an
+            explorer has selected.
     Returns:
         One trace per method, always (a method without a point in this slice has no marker),
         so an explorer can update the figure in place.
@@ -109,7 +132,7 @@ def motion_slice_figure(rows: Sequence[Mapping[str, Any]], *, methods: Sequence[
     if key == "motion":
         x = sorted({int(row["label_every"]) for row in rows})
     else:
-        x = list(dict.fromkeys(row["motion"] for row in rows))
+        x = motion_order(rows)
     fig = go.Figure()
     for method in methods:
         points = _points(rows, method, distance, key, value)
@@ -131,6 +154,10 @@ def motion_slice_figure(rows: Sequence[Mapping[str, Any]], *, methods: Sequence[
                       xaxis=dict(type="category", title="K" if key == "motion" else "motion"),
                       yaxis_title=f"MPJPE (mm), {frames}", legend=dict(orientation="h", y=-0.3),
                       margin=dict(t=50, b=130, l=60, r=10))
+    if mark is not None and str(mark) in map(str, x):  # shapes place categories by index
+        at = [str(v) for v in x].index(str(mark))
+        fig.add_shape(type="line", x0=at, x1=at, y0=0, y1=1, yref="paper",
+                      line=dict(color="#555555", dash="dash", width=1))
     if all(v is None for trace in fig.data for v in trace.y):
         fig.add_annotation(text="no point of the sweep in this slice", xref="paper",
                            yref="paper", x=0.5, y=0.5, showarrow=False)

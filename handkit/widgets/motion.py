@@ -14,7 +14,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from handkit.experiments.motion_sweep import winners
-from handkit.viz.motion_map import motion_slice_figure
+from handkit.viz.motion_map import motion_order, motion_slice_figure
 from handkit.widgets.common import DESCRIPTION_WIDTH, LABEL_SPACING, Explorer
 
 __all__ = ["MotionSlices", "motion_slices", "motion_sweep_explorer"]
@@ -48,9 +48,10 @@ def motion_slices(rows: list[dict[str, Any]], *, methods: Sequence[str], motion:
     return MotionSlices(
         motion=motion, label_every=label_every, distance=distance,
         winner=cell[0] if cell else None,
-        against_k=motion_slice_figure(rows, methods=methods, distance=distance, motion=motion),
+        against_k=motion_slice_figure(rows, methods=methods, distance=distance, motion=motion,
+                                      mark=label_every),
         against_motion=motion_slice_figure(rows, methods=methods, distance=distance,
-                                           label_every=label_every))
+                                           label_every=label_every, mark=motion))
 
 
 def _summary(result: MotionSlices) -> str:
@@ -67,19 +68,20 @@ def _summary(result: MotionSlices) -> str:
 def motion_sweep_explorer(rows: list[dict[str, Any]], *, methods: Sequence[str],
                           distances: Sequence[str] = ("all", "1-15", "16-31", "32-64"),
                           show: bool = True) -> Explorer:
-    """Controls ``distance``, ``motion`` (dropdowns) and ``label_every`` (a slider over the
-    swept K) redrawing :func:`motion_slices`; drive them from code with
-    :func:`handkit.widgets.common.slider`."""
+    """Controls ``distance`` (a dropdown), ``motion`` (a slider over the motion levels, slowest
+    first) and ``label_every`` (a slider over the swept K) redrawing :func:`motion_slices`;
+    drive them from code with :func:`handkit.widgets.common.slider`."""
     if not rows:
         raise ValueError("the motion sweep has no evaluated point")
-    motions = list(dict.fromkeys(row["motion"] for row in rows))
+    motions = motion_order(rows)
     ks = sorted({int(row["label_every"]) for row in rows})
     style, layout = {"description_width": DESCRIPTION_WIDTH}, widgets.Layout(width="460px")
     controls = {
         "distance": widgets.Dropdown(options=list(distances), value=distances[0],
                                      description="frames", style=style),
-        "motion": widgets.Dropdown(options=motions, value=motions[0], description="motion",
-                                   style=style),
+        "motion": widgets.SelectionSlider(options=motions, value=motions[0],
+                                          description="motion", style=style, layout=layout,
+                                          continuous_update=False),
         "label_every": widgets.SelectionSlider(options=[(str(k), k) for k in ks], value=ks[-1],
                                                description=LABEL_SPACING, style=style,
                                                layout=layout, continuous_update=False),
