@@ -20,7 +20,9 @@ from handkit.course.run_cli import default_notebooks
 from handkit.data.synthetic import default_dataset_path
 from handkit.experiments.ablation import committed_ablation
 from handkit.experiments.k_lambda import committed_sweep_table
+from handkit.experiments.motion_sweep import committed_motion_sweep
 from handkit.experiments.table1 import committed_seed1_path, sample_checkpoint_path
+from handkit.experiments.table1_files import PAIRED_RUNS, committed_comparisons
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,8 +62,10 @@ def test_the_readers_find_the_course_files_of_the_checkout():
     assert resources.installed_course() is None  # a checkout: no handkit/_course
     assert resources.course_root() == REPO
     for path in (default_dataset_path(), sample_checkpoint_path(), committed_seed1_path(),
-                 committed_sweep_table(), committed_ablation()):
+                 committed_sweep_table(), committed_ablation(), committed_motion_sweep()):
         assert path.exists() and REPO in path.parents, path
+    for run in PAIRED_RUNS:  # notebook 08 reads them through resources
+        assert committed_comparisons(run)
     assert sorted(p.name for p in resources.notebooks_folder().glob("*.ipynb")) == NOTEBOOKS
 
 
