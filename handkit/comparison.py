@@ -5,6 +5,7 @@ frames or one band of distances to the nearest label. Notebooks make a claim suc
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,4 +84,15 @@ def compare_modes(frames: FrameErrors, a: str, b: str, *,
                       videos=len(np.unique(frames.video[mask])))
 
 
-__all__ = ["Comparison", "compare_modes"]
+def compare_pairs(frames: FrameErrors, pairs: Mapping[str, tuple[str, str, tuple[int, int] | None]]
+                  ) -> dict[str, Comparison]:
+    """:func:`compare_modes` for each named (a, b, distance band) of ``pairs``, leaving out the
+    bands without an evaluated frame (short videos have no frame 32-64 frames from a label)."""
+    out = {}
+    for name, (a, b, band) in pairs.items():
+        if band is None or ((frames.distance >= band[0]) & (frames.distance <= band[1])).any():
+            out[name] = compare_modes(frames, a, b, distance=band)
+    return out
+
+
+__all__ = ["Comparison", "compare_modes", "compare_pairs"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from handkit.bootstrap import difference_interval, video_bootstrap
-from handkit.comparison import compare_modes
+from handkit.comparison import compare_modes, compare_pairs
 from handkit.evaluation_result import FrameErrors
 
 
@@ -59,3 +59,11 @@ def test_a_distance_band_and_bad_input():
         compare_modes(errors, "a", "b", distance=(32, 64))
     with pytest.raises(ValueError, match="same"):
         difference_interval(np.zeros(3), np.zeros(2), np.zeros(3))
+
+
+def test_pairs_leave_out_bands_without_frames():
+    video, distance = np.repeat(np.arange(2), 4), np.tile([1, 2, 20, 21], 2)
+    errors = frames(np.ones(8), np.full(8, 2.0), video, distance)
+    found = compare_pairs(errors, {"near": ("a", "b", (1, 15)), "far": ("a", "b", (32, 64)),
+                                   "all": ("a", "b", None)})
+    assert set(found) == {"near", "all"} and found["near"].difference == pytest.approx(-1.0)
