@@ -55,6 +55,13 @@ class Comparison:
                 f"{verdict}")
 
 
+def _in_band(frames: FrameErrors, distance: tuple[int, int] | None) -> np.ndarray:
+    """(N,) bool: the frames with |u - N(u)| in ``distance`` (inclusive; None: all)."""
+    if distance is None:
+        return np.ones(len(frames.distance), dtype=bool)
+    return (frames.distance >= distance[0]) & (frames.distance <= distance[1])
+
+
 def compare_modes(frames: FrameErrors, a: str, b: str, *,
                   distance: tuple[int, int] | None = None) -> Comparison:
     """Mode ``a`` against mode ``b`` on the frames of ``frames`` (all, or those with
@@ -68,9 +75,7 @@ def compare_modes(frames: FrameErrors, a: str, b: str, *,
         if mode not in frames.metrics:
             raise ValueError(f"mode {mode!r} was not evaluated; evaluated: "
                              f"{sorted(frames.metrics)}")
-    mask = np.ones(len(frames.distance), dtype=bool)
-    if distance is not None:
-        mask = (frames.distance >= distance[0]) & (frames.distance <= distance[1])
+    mask = _in_band(frames, distance)
     if not mask.any():
         raise ValueError(f"no evaluated frame is {distance[0]}-{distance[1]} frames from a label")
     weights = frames.joints[mask]
@@ -90,7 +95,7 @@ def compare_pairs(frames: FrameErrors, pairs: Mapping[str, tuple[str, str, tuple
     bands without an evaluated frame (short videos have no frame 32-64 frames from a label)."""
     out = {}
     for name, (a, b, band) in pairs.items():
-        if band is None or ((frames.distance >= band[0]) & (frames.distance <= band[1])).any():
+        if _in_band(frames, band).any():
             out[name] = compare_modes(frames, a, b, distance=band)
     return out
 

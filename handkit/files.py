@@ -72,7 +72,8 @@ def _holder_text(what: str) -> str:
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike, *, what: str = "handkit",
                 error: type[Exception] = FolderInUseError,
-                lock_file: str | os.PathLike | None = None) -> Iterator[Path]:
+                lock_file: str | os.PathLike | None = None, wait: bool = False
+                ) -> Iterator[Path]:
     """Hold the exclusive lock of ``folder`` (created if missing) for the ``with`` block.
 
     Args:
@@ -82,6 +83,8 @@ def folder_lock(folder: str | os.PathLike, *, what: str = "handkit",
             (callers pick the one their command line prints as one line).
         lock_file: another lock file than ``folder/.handkit.lock`` (for a folder that is
             replaced as a whole, e.g. a generated data set: a hidden file next to it).
+        wait: wait for another holder to let go instead of raising (for short blocks, e.g.
+            rewriting a results file that several processes add to).
 
     Raises:
         ``error``: another process holds it (the message names the folder and the holder), or
@@ -96,7 +99,7 @@ def folder_lock(folder: str | os.PathLike, *, what: str = "handkit",
         raise error(f"cannot write into {path.parent}: {failure.strerror or failure}") from None
     with handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as failure:
             if failure.errno not in (errno.EWOULDBLOCK, errno.EACCES, errno.EAGAIN):
                 raise

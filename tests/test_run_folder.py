@@ -343,3 +343,23 @@ def test_a_sweep_rerun_with_other_fixed_values_keeps_the_old_points(tmp_path, ca
     assert (out / "results.csv").read_text() == results
     assert (out / "a=1" / "tiny.json").read_text() == point
     assert sweep_main(sweep_args(notebook, out, "-p", "b", "1.5")) == 0  # the same: accepted
+
+
+def test_a_waiting_lock_enters_when_the_holder_lets_go(tmp_path):
+    import threading
+
+    entered = threading.Event()
+
+    def second():
+        with folder_lock(tmp_path, what="second", wait=True):
+            entered.set()
+
+    with folder_lock(tmp_path, what="first"):
+        with pytest.raises(FolderInUseError, match=r"is in use by .*\(first: "):
+            with folder_lock(tmp_path, what="impatient"):
+                pass
+        waiter = threading.Thread(target=second)
+        waiter.start()
+        assert not entered.wait(0.3)  # still held: the waiter waits, it does not raise
+    waiter.join(10)
+    assert entered.is_set()

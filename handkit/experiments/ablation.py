@@ -32,7 +32,7 @@ from typing import Any
 from handkit.data.video_format import VideoDataset
 from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_split
-from handkit.experiments.interval_rows import result_rows
+from handkit.experiments.interval_rows import read_result_rows, result_rows
 from handkit.experiments.table1 import (
     SETTINGS,
     Table1Setting,
@@ -165,12 +165,7 @@ def read_ablation(path: str | Path) -> list[dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"no ablation table at {path}; python -m handkit experiment "
                                 f"ablation writes one")
-    with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    numbers = {"seed": int, "frames": int, "videos": int, "mpjpe": float, "ci_low": float,
-               "ci_high": float}
-    return [{key: (None if value == "" else numbers[key](value)) if key in numbers else value
-             for key, value in row.items()} for row in rows]
+    return read_result_rows(path, {"seed": int})
 
 
 def save_ablation(result: AblationResult, out: Path) -> None:

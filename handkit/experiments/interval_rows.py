@@ -3,6 +3,9 @@ bootstrap interval over the evaluated videos (:func:`handkit.bootstrap.video_boo
 
 from __future__ import annotations
 
+import csv
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,3 +39,18 @@ def result_rows(result: EvaluationResult, **keys: Any) -> list[dict[str, Any]]:
     return rows
 
 
+
+
+#: Number columns of :func:`result_rows`' rows and their types.
+RESULT_NUMBERS: dict[str, Callable[[str], Any]] = {
+    "frames": int, "videos": int, "mpjpe": float, "ci_low": float, "ci_high": float}
+
+
+def read_result_rows(path: Path, numbers: Mapping[str, Callable[[str], Any]]
+                     ) -> list[dict[str, Any]]:
+    """Rows of :func:`result_rows` saved as CSV, read back: :data:`RESULT_NUMBERS` and the
+    key columns in ``numbers`` (name -> type) as numbers, empty cells as None, others text."""
+    types = {**RESULT_NUMBERS, **numbers}
+    with Path(path).open(newline="") as handle:
+        return [{key: (None if value == "" else types[key](value)) if key in types else value
+                 for key, value in row.items()} for row in csv.DictReader(handle)]

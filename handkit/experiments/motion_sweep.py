@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import fcntl
-import os
+import io
 import sys
 import time
 from collections.abc import Sequence
@@ -35,7 +34,7 @@ from typing import Any
 from handkit.data.video_format import VideoDataset
 from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_split
-from handkit.experiments.interval_rows import result_rows
+from handkit.experiments.interval_rows import read_result_rows, result_rows
 from handkit.experiments.table1 import (
     RECIPES,
     SETTINGS,
@@ -44,6 +43,7 @@ from handkit.experiments.table1 import (
     dataset_for,
     train_config,
 )
+from handkit.files import folder_lock, write_text_atomic
 from handkit.inference import MODE_TITLES
 from handkit.resources import course_path
 from handkit.train import input_transform, load_run
@@ -121,22 +121,17 @@ def run_motion_sweep(setting: Table1Setting, out: str | Path, *, ks: Sequence[in
                     progress=progress)
                 rows += result_rows(result, motion=level, label_every=label_every, seed=seed,
                                     recipe=recipe, seconds=round(time.perf_counter() - began))
-                with _locked(out):
+                with folder_lock(out, what="handkit experiment motion-sweep", wait=True):
                     save_sweep(merge_saved(out / "results_long.csv", rows), out)
     return rows
 
 
-#: results_long.csv columns that are not text, and their types.
-_NUMBERS = {"label_every": int, "seed": int, "seconds": int, "frames": int, "videos": int,
-            "mpjpe": float, "ci_low": float, "ci_high": float}
 _POINT = ("motion", "label_every", "seed", "recipe")
 
 
 def read_long(path: Path) -> list[dict[str, Any]]:
     """The rows of a saved ``results_long.csv`` with their types (empty cells -> None)."""
-    with path.open(newline="") as handle:
-        return [{key: (_NUMBERS[key](value) if value else None) if key in _NUMBERS else value
-                 for key, value in row.items()} for row in csv.DictReader(handle)]
+    return read_result_rows(path, {"label_every": int, "seed": int, "seconds": int})
 
 
 def merge_saved(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -147,21 +142,6 @@ def merge_saved(path: Path, rows: Sequence[dict[str, Any]]) -> list[dict[str, An
     fresh = {tuple(row[key] for key in _POINT) for row in rows}
     kept = [row for row in read_long(path) if tuple(row[key] for key in _POINT) not in fresh]
     return kept + list(rows)
-
-
-class _locked:
-    """An exclusive lock on ``out/.lock`` for as long as the block runs."""
-
-    def __init__(self, out: Path) -> None:
-        self.path = out / ".lock"
-
-    def __enter__(self) -> None:
-        self.handle = self.path.open("a")
-        fcntl.flock(self.handle, fcntl.LOCK_EX)
-
-    def __exit__(self, *_: object) -> None:
-        fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
 
 
 def wide_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -202,12 +182,11 @@ def winners(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     """Write ``rows`` to ``path`` through a temporary file, so a reader never sees half."""
     columns = list(dict.fromkeys(key for row in rows for key in row))
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(partial, path)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, text.getvalue())
 
 
 def save_sweep(rows: Sequence[dict[str, Any]], out: Path) -> None:
@@ -217,9 +196,8 @@ def save_sweep(rows: Sequence[dict[str, Any]], out: Path) -> None:
     _write_csv(out / "results_long.csv", rows)
     _write_csv(out / "results.csv", wide_rows(rows))
     _write_csv(out / "winners.csv", winners(rows))
-    partial = out / "map.html.partial"
-    winner_map_figure(winners(rows)).write_html(partial, include_plotlyjs=True)
-    os.replace(partial, out / "map.html")
+    write_text_atomic(out / "map.html",
+                      winner_map_figure(winners(rows)).to_html(include_plotlyjs=True))
 
 
 def format_winners(rows: Sequence[dict[str, Any]]) -> str:

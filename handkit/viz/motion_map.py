@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from handkit.experiments.motion_sweep import MOTION_LEVELS
+from handkit.experiments.table1_format import MODE_NAMES
+from handkit.inference import MODE_TITLES
 from handkit.viz.results import METHOD_COLOURS
 
 #: Bins shown, in order (the overall error last).
@@ -19,16 +21,7 @@ BINS = ("1-15", "16-31", "32-64", "all")
 
 
 #: Mode titles (:data:`handkit.inference.MODE_TITLES`) -> their Table I names, for the colours.
-TABLE1_NAMES = {
-    "Regression (scenario 1)": "Baseline + Align",
-    "Propagation (scenario 2)": "Propagation",
-    "Copy nearest label": "Copy nearest label",
-    "Interpolation": "Interpolation",
-    "Bidirectional propagation": "Bidirectional",
-    "Gated propagation / regression": "Gated",
-    "Fused (both labels and regression)": "Fused",
-    "Fused with interpolation": "Fused + Interpolation",
-}
+TABLE1_NAMES = {MODE_TITLES[mode]: name for mode, name in MODE_NAMES.items()}
 
 
 def _colour(method: str) -> str:
