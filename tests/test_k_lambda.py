@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import pytest
 
 from handkit.experiments.k_lambda import committed_sweep_table, read_sweep_table, slice_rows
-from handkit.viz.sweep import metric_column, sweep_slice_figure
+from handkit.viz.sweep import interval_columns, metric_column, sweep_slice_figure
 from handkit.widgets.sweep import slider, sweep_explorer
 
 METHODS = ("Propagation", "Interpolation")
@@ -96,6 +96,21 @@ def test_the_explorer_redraws_its_two_figures_in_place(table):
     slider(explorer, "at_k").value = 16
     assert list(against_lambda.data[1].y) == [33, 33, 33]  # Interpolation ignores lambda
     assert explorer.result.distance == "1-15" and explorer.result.at_k == 16
+
+
+def test_intervals_in_the_table_are_drawn_as_error_bars(table):
+    rows = slice_rows(read_sweep_table(table), against="label_every", at={"lambda_align": 1})
+    assert interval_columns("Fused", "1-15") == ("ci_low.Fused.1-15", "ci_high.Fused.1-15")
+    plain = sweep_slice_figure(rows, against="label_every", methods=METHODS)
+    assert plain.data[0].error_y.array is None  # an older table: no bars
+    low, high = interval_columns("Propagation")
+    with_ci = [{**row, low: row["mpjpe.Propagation"] - 1, high: row["mpjpe.Propagation"] + 3}
+               for row in rows]
+    with_ci[1][low] = with_ci[1][high] = None  # a point without an interval: no bar there
+    fig = sweep_slice_figure(with_ci, against="label_every", methods=METHODS)
+    bars = fig.data[0].error_y
+    assert list(bars.array) == [3, None, 3] and list(bars.arrayminus) == [1, None, 1]
+    assert fig.data[1].error_y.array is None  # Interpolation has no interval columns
 
 
 def test_an_empty_sweep_table_is_refused():

@@ -321,7 +321,7 @@ def test_tiny_2x2_sweep_of_notebook_08_through_the_command_line(tmp_path, capsys
     out = tmp_path / "sweep-08"
     code = main(["--notebook", "notebooks/08_experiments.ipynb",
                  "--grid", "label_every=32,64", "lambda_align=0,1",
-                 "-p", "num_videos", "4", "-p", "num_frames", "128", "-p", "stage1_steps", "4",
+                 "-p", "num_videos", "8", "-p", "num_frames", "128", "-p", "stage1_steps", "4",
                  "-p", "stage2_steps", "2", "-p", "stage3_steps", "2", "-p", "batch_size", "8",
                  "--workers", "2", "--out", str(out), "--current-env"])
     assert code == 0, capsys.readouterr().err
@@ -339,4 +339,14 @@ def test_tiny_2x2_sweep_of_notebook_08_through_the_command_line(tmp_path, capsys
     k32 = next(r for r in rows if r["label_every"] == "32")
     assert k32["by_distance.Propagation.32-64"] == ""  # no frame that far: a gap, not NaN
     assert float(k32["by_distance.Propagation.1-15"]) > 0
+    for row in rows:  # intervals over the 2 test videos, and paired differences
+        for method in ("Propagation", "Interpolation"):
+            mean = float(row[f"mpjpe.{method}"])
+            assert float(row[f"ci_low.{method}.all"]) <= mean <= float(row[f"ci_high.{method}.all"])
+        gap = float(row["mpjpe.Propagation"]) - float(row["mpjpe.Interpolation"])
+        paired = {end: float(row[f"paired.Propagation - Interpolation.all.{end}"])
+                  for end in ("low", "difference", "high")}
+        assert paired["difference"] == pytest.approx(gap, abs=1e-3)
+        assert paired["low"] <= paired["difference"] <= paired["high"]
+    assert k32["paired.Propagation - Copy nearest label.32-64.difference"] == ""
     assert (out / "results.html").is_file()

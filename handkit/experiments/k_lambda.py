@@ -13,17 +13,20 @@ from __future__ import annotations
 import argparse
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from handkit.comparison import compare_pairs
 from handkit.errors import check_output_folder, command, refuse
+from handkit.evaluation_result import EvaluationResult, bin_name
 from handkit.experiments.table1 import (
     TABLE1_KEY_GAP,
     Table1Setting,
     bin_mpjpe,
     dataset_for,
-    evaluate_run,
+    evaluate_run_results,
+    table1_rows,
 )
 from handkit.resources import course_path
 from handkit.train import TrainConfig, train
@@ -44,12 +47,28 @@ class PointResult:
             frames (no frame is 32 frames from a label when K = 16).
         frames: the unlabelled test frames evaluated.
         seconds: training and evaluation time.
+        ci_low, ci_high: method -> {"all": bound, "1-15": bound, ...}: the 95 % bootstrap
+            interval of each MPJPE over the test videos (None: no frame, or one video).
+        paired: :data:`PAIRED` name -> {"all" or bin -> {"difference", "low", "high"}}: the
+            paired 95 % interval of MPJPE(a) - MPJPE(b) over the test videos
+            (:func:`handkit.comparison.compare_modes`); bins without frames are left out.
     """
 
     mpjpe: dict[str, float]
     by_distance: dict[str, dict[str, float]]
     frames: int
     seconds: dict[str, float]
+    ci_low: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    ci_high: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    paired: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+
+
+#: The paired comparisons of each point: name -> (mode a, mode b) of the final predictor.
+PAIRED = {
+    "Propagation - Interpolation": ("propagation", "interpolation"),
+    "Propagation - Copy nearest label": ("propagation", "copy"),
+    "Propagation - Baseline + Align": ("propagation", "regression"),
+}
 
 
 def experiment_data(*, num_videos: int, num_frames: int, size: int = 64, seed: int = 0,
@@ -88,13 +107,44 @@ def train_and_evaluate(data: Path | None, folder: Path, *, label_every: int,
         pair_batch_size=max(batch_size // 2, 1), lr=lr, lr_schedule="cosine", seed=seed,
         rotation_aug_rad=math.pi / 8, checkpoint_every=10_000, loss=loss))
     result = train(config, folder, force=True, progress=progress)
-    rows, distance = evaluate_run(folder, splits=("test",), vertices=False, progress=progress)
+    results = evaluate_run_results(folder, splits=("test",), vertices=False, progress=progress)
+    rows, distance = table1_rows(results, seed=seed)
     mpjpe = {r["method"]: float(r["mpjpe"]) for r in rows if r["method"] in METHODS}
     by_distance = {m: {r["distance"]: bin_mpjpe(r) for r in distance if r["method"] == m}
                    for m in mpjpe}
+    ci_low, ci_high = _intervals(rows, distance, mpjpe)
     frames = int(next(r["frames"] for r in rows if r["method"] == "Propagation"))
     return PointResult(mpjpe=mpjpe, by_distance=by_distance, frames=frames,
-                       seconds=dict(result.seconds))
+                       seconds=dict(result.seconds), ci_low=ci_low, ci_high=ci_high,
+                       paired=paired_differences(results["test"]["predictor"]))
+
+
+def _intervals(rows: list[dict], distance: list[dict], methods: Any
+               ) -> tuple[dict[str, dict[str, float | None]], dict[str, dict[str, float | None]]]:
+    """(ci_low, ci_high) of :class:`PointResult` from Table I rows and distance rows."""
+    low: dict[str, dict[str, float | None]] = {m: {} for m in methods}
+    high: dict[str, dict[str, float | None]] = {m: {} for m in methods}
+    for row in rows:
+        if row["method"] in low:
+            low[row["method"]]["all"] = row.get("mpjpe_ci_low")
+            high[row["method"]]["all"] = row.get("mpjpe_ci_high")
+    for row in distance:
+        if row["method"] in low:
+            low[row["method"]][row["distance"]] = row.get("ci_low")
+            high[row["method"]][row["distance"]] = row.get("ci_high")
+    return low, high
+
+
+def paired_differences(result: EvaluationResult) -> dict[str, dict[str, dict[str, float]]]:
+    """:attr:`PointResult.paired` of one evaluation of the final predictor: every
+    :data:`PAIRED` comparison over all frames and per distance bin that has frames."""
+    bands = {"all": None, **{bin_name(low, high): (low, high) for low, high in result.bins}}
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, (a, b) in PAIRED.items():
+        found = compare_pairs(result.frames, {band: (a, b, span) for band, span in bands.items()})
+        out[name] = {band: {"difference": c.difference, "low": c.low, "high": c.high}
+                     for band, c in found.items()}
+    return out
 
 
 #: The results table of the larger sweep notebook 08 reads (relative to the repository).

@@ -44,6 +44,7 @@ from handkit.data.synthetic import generate_dataset
 from handkit.data.video_format import INDEX_FILE, VideoDataset
 from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_predictors
+from handkit.evaluation_result import EvaluationResult
 from handkit.experiments.table1_files import (  # noqa: F401 (re-exported: handkit.experiments.table1 names them)
     COMMITTED_SEED1,
     SAMPLE_CHECKPOINT,
@@ -216,13 +217,24 @@ def evaluate_run(folder: str | Path, *, splits: Sequence[str] = ("test", "train"
         (rows: one per split and method, with the metric keys; distance rows: one per split,
         method and distance bin).
     """
+    results = evaluate_run_results(folder, splits=splits, data=data, train_videos=train_videos,
+                                   vertices=vertices, progress=progress)
+    return table1_rows(results, seed=load_run(folder).config.seed if seed is None else seed)
+
+
+def evaluate_run_results(folder: str | Path, *, splits: Sequence[str] = ("test", "train"),
+                         data: str | Path | None = None, train_videos: int | None = None,
+                         vertices: bool = True, progress: bool = True
+                         ) -> dict[str, dict[str, EvaluationResult]]:
+    """What :func:`evaluate_run` tabulates: split -> predictor ("baseline", "control",
+    "predictor") -> its :class:`~handkit.evaluation_result.EvaluationResult`, with per-frame
+    errors for paired comparisons (:mod:`handkit.comparison`). Arguments as there."""
     run = load_run(folder)
     config = run.config
     if config.dataset != "synthetic" and (data is not None or train_videos is not None):
         raise ValueError(f"data= and train_videos= apply to synthetic runs; this run trained on "
                          f"{config.dataset!r} (its data_root is in its config)")
-    seed = config.seed if seed is None else seed
-    rows, by_distance = [], []
+    results = {}
     for split in splits:
         reader = (open_reader(config, split) if data is None  # the run's own data set
                   else VideoDataset(data, split, label_every=config.label_every))
@@ -234,11 +246,21 @@ def evaluate_run(folder: str | Path, *, splits: Sequence[str] = ("test", "train"
                       if getattr(run, which) is not None}
         modes = {which: [m for _, w, m in ROWS if w == which] for which in predictors}
         # one pass over the split: each video read and its ground truth decoded once for all
-        results = evaluate_predictors(reader, predictors, run.aligner, modes,
-                                      transform=transform, vertices=vertices, progress=progress)
-        for _, which, mode in ROWS:  # the paper's row order
-            if which in results:
-                row, distance = result_rows(results[which], seed=seed, split=split,
+        results[split] = evaluate_predictors(reader, predictors, run.aligner, modes,
+                                             transform=transform, vertices=vertices,
+                                             progress=progress)
+    return results
+
+
+def table1_rows(results: dict[str, dict[str, EvaluationResult]], *, seed: int
+                ) -> tuple[list[dict], list[dict]]:
+    """The rows of :func:`evaluate_run` from :func:`evaluate_run_results`' results, in the
+    paper's row order."""
+    rows, by_distance = [], []
+    for split, by_predictor in results.items():
+        for _, which, mode in ROWS:
+            if which in by_predictor:
+                row, distance = result_rows(by_predictor[which], seed=seed, split=split,
                                             predictor=which, modes=[mode])
                 rows += row
                 by_distance += distance

@@ -122,6 +122,27 @@ def metric_column(method: str, distance: str = "all") -> str:
     return f"mpjpe.{method}" if distance == "all" else f"by_distance.{method}.{distance}"
 
 
+def interval_columns(method: str, distance: str = "all") -> tuple[str, str]:
+    """The ``results.csv`` columns of the 95 % interval of :func:`metric_column`'s MPJPE over
+    the test videos (sweeps made before notebook 08 wrote intervals have none)."""
+    return f"ci_low.{method}.{distance}", f"ci_high.{method}.{distance}"
+
+
+def _error_bars(rows: Sequence[Mapping[str, Any]], method: str, distance: str,
+                y: Sequence[float | None]) -> dict | None:
+    """plotly ``error_y`` of the intervals of ``rows`` (None when no row has one)."""
+    low_column, high_column = interval_columns(method, distance)
+    lows = [row.get(low_column) for row in rows]
+    highs = [row.get(high_column) for row in rows]
+    if all(v is None for v in lows):
+        return None
+    return dict(type="data", symmetric=False,
+                array=[None if h is None or v is None else float(h) - v
+                       for h, v in zip(highs, y, strict=True)],
+                arrayminus=[None if lo is None or v is None else v - float(lo)
+                            for lo, v in zip(lows, y, strict=True)])
+
+
 def sweep_slice_figure(rows: Sequence[Mapping[str, Any]], *, against: str,
                        methods: Sequence[str], distance: str = "all", log_x: bool = False,
                        title: str | None = None) -> go.Figure:
@@ -133,6 +154,7 @@ def sweep_slice_figure(rows: Sequence[Mapping[str, Any]], *, against: str,
         against: the parameter on the x axis, e.g. "label_every".
         methods: Table I method names.
         distance: "all" or a distance bin such as "1-15".
+            Rows with :func:`interval_columns` draw their 95 % intervals as error bars.
         log_x: a log x axis (K doubles from point to point).
     """
     fig = go.Figure()
@@ -141,7 +163,8 @@ def sweep_slice_figure(rows: Sequence[Mapping[str, Any]], *, against: str,
         column = metric_column(method, distance)
         y = [None if row.get(column) is None else round(float(row[column]), 1) for row in rows]
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=method,
-                                 line=dict(color=METHOD_COLOURS.get(method))))
+                                 line=dict(color=METHOD_COLOURS.get(method)),
+                                 error_y=_error_bars(rows, method, distance, y)))
     frames = "all unlabelled frames" if distance == "all" else f"|u − N(u)| in {distance}"
     fig.update_layout(title=title, template="plotly_white", height=380, width=460,
                       xaxis_title=against, yaxis_title=f"MPJPE (mm), {frames}",
