@@ -156,3 +156,45 @@ def test_the_table_reads_back_and_draws(tiny_ablation):
     assert references == {"Copy nearest label": "#bcbd22", "Interpolation": "#2ca02c"}
     with pytest.raises(FileNotFoundError, match="no ablation table"):
         read_ablation(out / "missing.csv")
+
+
+def test_each_variant_is_compared_with_the_table1_run_on_the_same_frames(tiny_ablation):
+    from handkit.experiments.ablation_paired import read_frame_errors
+
+    out, result = tiny_ablation
+    assert read_frame_errors(out / "seed0" / "anchored") is not None
+    paired = {(r["variant"], r["mode"], r["against"], r["distance"]): r for r in result.paired}
+    assert {(v, m, a) for v, m, a, _ in paired} == {
+        (v, m, a) for v in ("detach_aligned", "anchored") for m in ALIGNER_MODES
+        for a in ("table1", "copy")}
+    mean = {(r["variant"], r["mode"]): r["mpjpe"] for r in result.rows if r["distance"] == "all"}
+    for variant in ("detach_aligned", "anchored"):  # the paired mean is the rows' difference
+        row = paired[variant, "propagation", "table1", "all"]
+        assert row["difference"] == pytest.approx(
+            mean[variant, "propagation"] - mean["table1", "propagation"], abs=1e-6)
+        row = paired[variant, "fused", "copy", "all"]
+        assert row["difference"] == pytest.approx(
+            mean[variant, "fused"] - mean["table1", "copy"], abs=1e-6)
+    with (out / "paired.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == len(result.paired)
+    assert "Paired differences (mm)" in (out / "report.txt").read_text()
+
+
+def test_a_steady_gap_between_runs_is_called_and_other_frames_are_refused():
+    from handkit.experiments.ablation_paired import compare_runs
+
+    rng = np.random.default_rng(0)
+    videos = np.repeat(np.arange(6), 20)
+    hardness = np.repeat(rng.uniform(10, 60, 6), 20)  # videos of very different difficulty
+    distance = np.tile(np.r_[np.arange(1, 11), np.arange(10, 0, -1)], 6) * 4
+    reference = {"video": videos, "frame": np.arange(120), "distance": distance,
+                 "joints": np.full(120, 21.0), "bins": np.array([[1, 15], [16, 31], [32, 64]]),
+                 "mpjpe.propagation": hardness + rng.normal(0, 1, 120)}
+    variant = {**reference, "mpjpe.propagation": reference["mpjpe.propagation"] - 2.0}
+    found = compare_runs(variant, reference, "propagation", "propagation")
+    assert set(found) == {"all", "1-15", "16-31", "32-64"}
+    for band in found.values():  # 2 mm below on every video: the interval is 2 mm below 0
+        assert band["difference"] == pytest.approx(-2.0) and band["high"] < 0
+    shifted = {**variant, "frame": variant["frame"] + 1}
+    with pytest.raises(ValueError, match="evaluated on different frames"):
+        compare_runs(shifted, reference, "propagation", "propagation")

@@ -11,8 +11,12 @@ the test videos (:mod:`handkit.bootstrap`).
 
 Writes into ``--out`` (default ``runs/ablation-SETTING``): ``seed<k>/<variant>/`` (the run
 folders), ``ablation.csv`` (one row per seed, variant, method and distance bin, and "all"),
-``report.txt`` (the table, also printed) and ``results.json`` (rows and seconds); the table and
-report are rewritten after every run, so a long ablation can be read while it goes on. A later
+``paired.csv`` (each variant's aligner modes minus the Table I run's, and minus copying the
+nearest label, on the same frames, with paired 95 % intervals:
+:mod:`handkit.experiments.ablation_paired`), ``report.txt`` (the tables, also printed) and
+``results.json`` (rows and seconds); each run folder keeps its per-frame errors
+(``test_errors.npz``). The tables and report are rewritten after every run, so a long
+ablation can be read while it goes on. A later
 call into the same folder keeps the rows saved before and adds its own (a finished run is
 reused, and not evaluated again when its rows are there).
 """
@@ -32,6 +36,12 @@ from typing import Any
 from handkit.data.video_format import VideoDataset
 from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_split
+from handkit.experiments.ablation_paired import (
+    format_paired,
+    paired_rows,
+    read_frame_errors,
+    save_frame_errors,
+)
 from handkit.experiments.interval_rows import read_result_rows, result_rows
 from handkit.experiments.table1 import (
     SETTINGS,
@@ -68,10 +78,12 @@ ALIGNER_MODES = ("propagation", "bidirectional", "fused")
 
 @dataclass
 class AblationResult:
-    """Rows (one per seed, variant, mode and distance bin) and the wall time of each part."""
+    """Rows (one per seed, variant, mode and distance bin), paired differences against the
+    Table I run (:mod:`handkit.experiments.ablation_paired`) and the wall time of each part."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    paired: list[dict[str, Any]] = field(default_factory=list)  # ablation_paired.paired_rows
 
 
 def _train_branch(source: Path, config: TrainConfig, folder: Path, *, progress: bool) -> None:
@@ -96,6 +108,7 @@ def evaluate_variant(folder: Path, data: Path, modes: Sequence[str], *, seed: in
     transform = input_transform(run.config, reader, training=False)
     result = evaluate_split(reader, run.predictor, run.aligner, modes=modes, transform=transform,
                             vertices=False, progress=progress)
+    save_frame_errors(result, folder)  # for the paired intervals (ablation_paired.py)
     return result_rows(result, seed=seed, variant=variant)
 
 
@@ -125,8 +138,9 @@ def run_ablation(setting: Table1Setting, out: str | Path, *, variants: Sequence[
             else:
                 _train_branch(out / f"seed{seed}" / "table1", config, folder, progress=progress)
             modes = (LABEL_MODES if name == "table1" else ()) + ALIGNER_MODES
-            if reused and _has_rows(result.rows, seed, name, modes):
-                continue  # a reused run whose rows an earlier call saved
+            if (reused and _has_rows(result.rows, seed, name, modes)
+                    and read_frame_errors(folder) is not None):
+                continue  # a reused run whose rows and errors an earlier call saved
             result.seconds[f"seed {seed} {name} train"] = time.perf_counter() - began
             began = time.perf_counter()
             rows = evaluate_variant(folder, data, modes, seed=seed, variant=name,
@@ -134,8 +148,15 @@ def run_ablation(setting: Table1Setting, out: str | Path, *, variants: Sequence[
             result.rows = [r for r in result.rows
                            if (r["seed"], r["variant"]) != (seed, name)] + rows
             result.seconds[f"seed {seed} {name} evaluate"] = time.perf_counter() - began
+            result.paired = _paired(result, out)
             save_ablation(result, out)
+    result.paired = _paired(result, out)  # also when every run was reused
     return result
+
+
+def _paired(result: AblationResult, out: Path) -> list[dict[str, Any]]:
+    return paired_rows(out, sorted({r["seed"] for r in result.rows}), list(VARIANTS),
+                       ALIGNER_MODES)
 
 
 def earlier_result(out: Path) -> AblationResult:
@@ -170,14 +191,23 @@ def read_ablation(path: str | Path) -> list[dict[str, Any]]:
 
 def save_ablation(result: AblationResult, out: Path) -> None:
     """``ablation.csv``, ``results.json`` and ``report.txt`` in ``out``."""
-    with (out / "ablation.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(result.rows[0]))
-        writer.writeheader()
-        writer.writerows(result.rows)
+    _write_rows(out / "ablation.csv", result.rows)
     (out / "results.json").write_text(json.dumps(
         {"rows": result.rows, "seconds": {k: round(v, 1) for k, v in result.seconds.items()}},
         indent=2) + "\n")
-    (out / "report.txt").write_text(format_ablation(result.rows) + "\n")
+    if result.paired:
+        _write_rows(out / "paired.csv", result.paired)
+    report = format_ablation(result.rows)
+    if result.paired:
+        report += "\n\n" + format_paired(result.paired)
+    (out / "report.txt").write_text(report + "\n")
+
+
+def _write_rows(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def format_ablation(rows: Sequence[dict[str, Any]]) -> str:
@@ -234,5 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run_ablation(setting, out, variants=args.variants, seeds=args.seeds,
                           progress=not args.quiet)
     print(format_ablation(result.rows))
+    if result.paired:
+        print("\n" + format_paired(result.paired))
     print(f"\n{time.perf_counter() - began:.0f} s; results in {out}", file=sys.stderr)
     return 0
