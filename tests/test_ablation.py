@@ -14,6 +14,7 @@ import torch
 from handkit.bootstrap import video_bootstrap
 from handkit.errors import InputError
 from handkit.experiments.ablation import ALIGNER_MODES, LABEL_MODES, VARIANTS, main, run_ablation
+from handkit.inference import MODE_TITLES
 from handkit.train import TrainConfig
 from handkit.train.stage_steps import StageSteps
 from tests.test_table1 import TINY
@@ -115,6 +116,8 @@ def test_tiny_motion_sweep_writes_the_map(tmp_path):
     # the two motion levels made two data sets; each K trained its own run
     assert len([p for p in (tmp_path / "cache").glob("synthetic-tiny-*") if p.is_dir()]) == 2
     assert len(list((tmp_path / "sweep").glob("*__K*__seed0/final.pt"))) == 4
+    summary = (tmp_path / "sweep" / "summary.md").read_text().splitlines()
+    assert len(summary) == 2 + 4 and summary[2].startswith("| keyframes | 8 |")  # K sparsest first
 
 
 def _point_rows(motion, label_every, mpjpe):
@@ -198,3 +201,18 @@ def test_a_steady_gap_between_runs_is_called_and_other_frames_are_refused():
     shifted = {**variant, "frame": variant["frame"] + 1}
     with pytest.raises(ValueError, match="evaluated on different frames"):
         compare_runs(shifted, reference, "propagation", "propagation")
+
+
+def test_the_summary_table_names_each_bins_winner_with_its_margin():
+    from handkit.experiments.motion_sweep import summary_table
+
+    rows = _point_rows("natural", 64, 20.0) + _point_rows("natural-fast", 128, 10.0)
+    for row in rows:
+        row["method"] = MODE_TITLES[row["mode"]]
+    lines = summary_table(rows).splitlines()
+    assert lines[0].startswith("| motion | K | copy, all |") and "winner all" in lines[0]
+    # natural first (slower), copy 20.0 [1.5, 2.5] wins by 1 mm, its interval below fused's 21
+    assert lines[2] == "| natural | 64 | 20.0 [1.5, 2.5] | — | — | copy 20.0 (−1.0) |"
+    assert lines[3].startswith("| natural-fast | 128 | 10.0 [1.5, 2.5] |")
+    rows[0]["ci_high"] = 21.5  # now the winner's interval reaches the runner-up
+    assert summary_table(rows).splitlines()[2].endswith("| copy 20.0 (~−1.0) |")

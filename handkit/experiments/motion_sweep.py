@@ -14,7 +14,8 @@ Writes into ``--out`` (default ``runs/motion-sweep-SETTING``): one run folder pe
 (``<motion>__K<k>__seed<s>/``), ``results_long.csv`` (one row per point, mode and distance bin),
 ``results.csv`` (one row per point: ``label_every``, ``motion``, ``seed``, then
 ``mpjpe.<Method>`` overall and ``mpjpe.<Method>.<bin>`` per bin), ``winners.csv`` (per point
-and bin, the method with the lowest MPJPE and by how much) and ``map.html`` (the figure:
+and bin, the method with the lowest MPJPE and by how much), ``summary.md`` (a Markdown table,
+a row per point: :func:`summary_table`) and ``map.html`` (the figure:
 :func:`handkit.viz.motion_map.winner_map_figure`). Everything is rewritten after each point; a
 second call reuses finished runs, so an interrupted sweep continues where it stopped.
 """
@@ -196,6 +197,7 @@ def save_sweep(rows: Sequence[dict[str, Any]], out: Path) -> None:
     _write_csv(out / "results_long.csv", rows)
     _write_csv(out / "results.csv", wide_rows(rows))
     _write_csv(out / "winners.csv", winners(rows))
+    write_text_atomic(out / "summary.md", summary_table(rows) + "\n")
     write_text_atomic(out / "map.html",
                       winner_map_figure(winners(rows)).to_html(include_plotlyjs=True))
 
@@ -208,6 +210,49 @@ def format_winners(rows: Sequence[dict[str, Any]]) -> str:
                      f"{row['distance']:>6}: {row['winner']} by {row['margin_mm']:.1f} mm over "
                      f"{row['runner_up']}{'' if row['clear'] else ' (within its interval)'}")
     return "\n".join(lines)
+
+
+def summary_table(rows: Sequence[dict[str, Any]]) -> str:
+    """The sweep as one Markdown table, a row per point (slowest motion first, then K from the
+    sparsest): the MPJPE over all frames [95 % interval] of copy, interpolation and
+    propagation, then per distance bin the winner, its MPJPE and its margin over the runner-up
+    ("~": the winner's interval reaches the runner-up's mean)."""
+    cell = {(r["motion"], r["label_every"], r["seed"], r["method"], r["distance"]): r
+            for r in rows}
+    won = {(w["motion"], w["label_every"], w["seed"], w["distance"]): w for w in winners(rows)}
+    bins = [b for b in ("1-15", "16-31", "32-64", "all") if any(r["distance"] == b for r in rows)]
+    order = list(MOTION_LEVELS)
+    points = sorted({(r["motion"], r["label_every"], r["seed"]) for r in rows},
+                    key=lambda p: (order.index(p[0]) if p[0] in order else len(order), -p[1],
+                                   p[2]))
+    lines = ["| motion | K | copy, all | interpolation, all | propagation, all | "
+             + " | ".join(f"winner {b}" for b in bins) + " |",
+             "|---|---|---|---|---|" + "---|" * len(bins)]
+    for point in points:
+        lines.append(f"| {point[0]} | {point[1]} | "
+                     + " | ".join(_overall(cell.get((*point, MODE_TITLES[mode], "all")))
+                                  for mode in ("copy", "interpolation", "propagation"))
+                     + " | " + " | ".join(_winner(won.get((*point, b)), cell, point, b)
+                                          for b in bins) + " |")
+    return "\n".join(lines)
+
+
+def _overall(row: dict[str, Any] | None) -> str:
+    """"48.9 [46.1, 51.5]" (no interval: the mean alone; no row: a dash)."""
+    if row is None or row["mpjpe"] is None:
+        return "—"
+    interval = "" if row["ci_low"] is None else f" [{row['ci_low']:.1f}, {row['ci_high']:.1f}]"
+    return f"{row['mpjpe']:.1f}{interval}"
+
+
+def _winner(won: dict[str, Any] | None, cell: dict[tuple, dict[str, Any]], point: tuple,
+            band: str) -> str:
+    """"fused-interp 27.2 (−1.9)": the winner's mode, MPJPE and margin ("~−" if unclear)."""
+    if won is None:
+        return "—"
+    best = cell[(*point, won["winner"], band)]
+    return (f"{best['mode']} {best['mpjpe']:.1f} "
+            f"({'' if won['clear'] else '~'}−{won['margin_mm']:.1f})")
 
 
 @command("experiment motion-sweep")
@@ -235,4 +280,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 __all__ = ["COMMITTED_MOTION_SWEEP", "MODE_TITLES", "MOTION_LEVELS", "RECIPES",
            "committed_motion_sweep", "main", "merge_saved", "read_long", "run_motion_sweep",
-           "winners"]
+           "summary_table", "winners"]
