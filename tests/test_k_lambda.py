@@ -138,3 +138,25 @@ def test_the_readme_figures_are_pngs_drawn_by_the_system_chromium(table, tmp_pat
             assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
     with pytest.raises(ValueError, match="no finished point at lambda_align = 0.5"):
         write_figures(table, tmp_path, lambda_align=0.5)
+
+
+def test_the_summary_table_has_a_row_per_k_with_intervals_where_the_table_has_them(table):
+    from handkit.experiments.k_lambda import METHODS as ALL_METHODS
+    from handkit.experiments.k_lambda import summary_table
+
+    rows = read_sweep_table(table)
+    lines = summary_table(rows).splitlines()  # λ_align = 0.1: K = 16, 32, 64 finished
+    assert lines[0].startswith("| K | Baseline |") and len(lines) == 2 + 3
+    assert lines[2].startswith("| 16 | — |")  # the fixture has no Baseline column
+    assert "| 17.0 | — | 32.0 |" in lines[2]  # Propagation, Copy (absent), Interpolation
+    assert ALL_METHODS.index("Propagation") == 2
+    row = next(r for r in rows if r["label_every"] == 32 and r["lambda_align"] == 0.1)
+    row.update({"ci_low.Propagation.all": 30.0, "ci_high.Propagation.all": 36.5,
+                "paired.Propagation - Interpolation.all.difference": -31.0,
+                "paired.Propagation - Interpolation.all.low": -35.25,
+                "paired.Propagation - Interpolation.all.high": -27.0})
+    lines = summary_table(rows).splitlines()
+    assert "| 33.0 [30.0, 36.5] |" in lines[3]
+    assert lines[3].endswith("| -31.0 [-35.2, -27.0] | — |")
+    with pytest.raises(ValueError, match="no finished point at lambda_align = 0.5"):
+        summary_table(rows, lambda_align=0.5)

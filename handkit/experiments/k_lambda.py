@@ -187,6 +187,39 @@ def slice_rows(rows: list[dict[str, Any]], *, against: str, at: dict[str, Any]
     return sorted(chosen, key=lambda r: r[against])
 
 
+def summary_table(rows: list[dict[str, Any]], *, lambda_align: float = 0.1) -> str:
+    """The sweep's points at ``lambda_align`` as a Markdown table, a row per K: the MPJPE over
+    all unlabelled frames of each method [95 % interval over the test videos, where the table
+    has one], then propagation minus interpolation and minus copying, paired, with their
+    intervals (rows of a sweep made before notebook 08 wrote intervals show the means alone)."""
+    chosen = slice_rows(rows, against="label_every", at={"lambda_align": lambda_align})
+    if not chosen:
+        raise ValueError(f"no finished point at lambda_align = {lambda_align}")
+    pairs = ("Propagation - Interpolation", "Propagation - Copy nearest label")
+    lines = ["| K | " + " | ".join(METHODS) + " | " + " | ".join(
+                 p.replace(" nearest label", "") for p in pairs) + " |",
+             "|---|" + "---|" * (len(METHODS) + len(pairs))]
+    for row in chosen:
+        cells = [_with_interval(row, f"mpjpe.{m}", f"ci_low.{m}.all", f"ci_high.{m}.all")
+                 for m in METHODS]
+        cells += [_with_interval(row, f"paired.{p}.all.difference", f"paired.{p}.all.low",
+                                 f"paired.{p}.all.high", signed=True) for p in pairs]
+        lines.append(f"| {int(row['label_every'])} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _with_interval(row: dict[str, Any], mean: str, low: str, high: str, *,
+                   signed: bool = False) -> str:
+    """"31.8 [28.0, 35.9]" from a sweep row's columns ("—" without the mean)."""
+    if row.get(mean) is None:
+        return "—"
+    sign = "+" if signed else ""
+    text = f"{row[mean]:{sign}.1f}"
+    if row.get(low) is not None and row.get(high) is not None:
+        text += f" [{row[low]:{sign}.1f}, {row[high]:{sign}.1f}]"
+    return text
+
+
 #: The methods of the sweep figures in docs/sweeps.md.
 FIGURE_METHODS = ("Baseline + Align", "Propagation", "Interpolation", "Copy nearest label",
                   "Fused")
