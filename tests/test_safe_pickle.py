@@ -308,7 +308,7 @@ def test_abuse_of_allowed_globals_is_refused(data, message):
 
 
 def test_build_cannot_change_the_stand_in_classes():
-    before = dict(vars(safe_pickle._Ch))
+    before = dict(vars(safe_pickle.Ch))
     state = {"__setstate__": None, "to_plain": None}
     for data in (
         PickleWriter().global_("chumpy.ch", "Ch").write(state).op(b"b").finish(),
@@ -316,7 +316,7 @@ def test_build_cannot_change_the_stand_in_classes():
     ):
         with pytest.raises(pickle.UnpicklingError):
             _load(data)
-    assert dict(vars(safe_pickle._Ch)) == before
+    assert dict(vars(safe_pickle.Ch)) == before
 
 
 def test_allowed_restricts_further_and_rejects_unknown_pairs():
