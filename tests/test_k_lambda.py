@@ -160,3 +160,20 @@ def test_the_summary_table_has_a_row_per_k_with_intervals_where_the_table_has_th
     assert lines[3].endswith("| -31.0 [-35.2, -27.0] | — |")
     with pytest.raises(ValueError, match="no finished point at lambda_align = 0.5"):
         summary_table(rows, lambda_align=0.5)
+
+
+def test_the_paired_text_gives_a_verdict_only_where_the_table_has_intervals(table):
+    from handkit.experiments.k_lambda import format_paired
+
+    rows = read_sweep_table(table)
+    row = next(r for r in rows if r["label_every"] == 32 and r["lambda_align"] == 0.1)
+    row.update({"paired.Propagation - Interpolation.all.difference": -31.0,
+                "paired.Propagation - Interpolation.all.low": -35.0,
+                "paired.Propagation - Interpolation.all.high": -27.0,
+                "paired.Propagation - Copy nearest label.all.difference": 1.0,
+                "paired.Propagation - Copy nearest label.all.low": -2.0,
+                "paired.Propagation - Copy nearest label.all.high": 4.0})
+    lines = format_paired(rows).splitlines()
+    assert len(lines) == 1 + 3 + 2 and lines[1].startswith("  K = 16: Propagation 17.0,")
+    assert lines[3] == "      Propagation - Interpolation: -31.0 [-35.0, -27.0]: below"
+    assert lines[4] == "      Propagation - Copy nearest label: +1.0 [-2.0, +4.0]: no clear difference"

@@ -208,6 +208,30 @@ def summary_table(rows: list[dict[str, Any]], *, lambda_align: float = 0.1) -> s
     return "\n".join(lines)
 
 
+def format_paired(rows: list[dict[str, Any]], *, lambda_align: float = 0.1) -> str:
+    """Per K at ``lambda_align``: propagation, interpolation and copy over all unlabelled
+    frames [95 % interval], and propagation minus each of them on the same frames, paired
+    [95 % interval] with a verdict ("below", "above", or "no clear difference")."""
+    chosen = slice_rows(rows, against="label_every", at={"lambda_align": lambda_align})
+    lines = [f"λ_align = {lambda_align:g}, all unlabelled test frames, MPJPE (mm) "
+             f"[95 % interval over the test videos]"]
+    for row in chosen:
+        lines.append(f"  K = {int(row['label_every'])}: " + ", ".join(
+            f"{m} {_with_interval(row, f'mpjpe.{m}', f'ci_low.{m}.all', f'ci_high.{m}.all')}"
+            for m in ("Propagation", "Interpolation", "Copy nearest label")))
+        for pair in PAIRED:
+            prefix = f"paired.{pair}.all"
+            if row.get(f"{prefix}.difference") is None:
+                continue
+            low, high = row.get(f"{prefix}.low"), row.get(f"{prefix}.high")
+            verdict = ("" if low is None or high is None else ": below" if high < 0
+                       else ": above" if low > 0 else ": no clear difference")
+            text = _with_interval(row, f"{prefix}.difference", f"{prefix}.low",
+                                  f"{prefix}.high", signed=True)
+            lines.append(f"      {pair}: {text}{verdict}")
+    return "\n".join(lines)
+
+
 def _with_interval(row: dict[str, Any], mean: str, low: str, high: str, *,
                    signed: bool = False) -> str:
     """"31.8 [28.0, 35.9]" from a sweep row's columns ("—" without the mean)."""
