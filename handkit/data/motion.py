@@ -32,6 +32,14 @@ import torch
 from handkit.data.synth_params import SynthParams
 from handkit.mano.layer import ManoLayer
 
+#: Named motion levels, slowest first: name -> SynthParams overrides (the keyframe model is the
+#: synthetic Table I's). The motion x K sweep (:mod:`handkit.experiments.motion_sweep`) runs them.
+MOTION_LEVELS: dict[str, dict[str, object]] = {
+    "keyframes": {"motion": "keyframes"},
+    "natural-slow": {"motion": "natural", "motion_speed": 0.5},
+    "natural": {"motion": "natural", "motion_speed": 1.0},
+    "natural-fast": {"motion": "natural", "motion_speed": 2.0},
+}
 #: Frames per second the natural model's time constants assume.
 FPS = 30.0
 #: Time scales (s, at motion_speed 1) of the hand centre, the global rotation and the fingers'

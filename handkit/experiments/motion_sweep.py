@@ -32,6 +32,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from handkit.data.motion import MOTION_LEVELS
 from handkit.data.video_format import VideoDataset
 from handkit.errors import InputError, check_output_folder, command
 from handkit.evaluation import evaluate_split
@@ -49,13 +50,6 @@ from handkit.inference import MODE_TITLES
 from handkit.resources import course_path
 from handkit.train import input_transform, load_run
 
-#: Motion levels: name -> SynthParams overrides (the keyframe model is Table I's).
-MOTION_LEVELS: dict[str, dict[str, Any]] = {
-    "keyframes": {"motion": "keyframes"},
-    "natural-slow": {"motion": "natural", "motion_speed": 0.5},
-    "natural": {"motion": "natural", "motion_speed": 1.0},
-    "natural-fast": {"motion": "natural", "motion_speed": 2.0},
-}
 #: The modes evaluated at every point.
 MODES = ("regression", "copy", "interpolation", "propagation", "bidirectional", "fused",
          "fused-interp")

@@ -11,7 +11,7 @@ from typing import Any
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from handkit.experiments.motion_sweep import MOTION_LEVELS
+from handkit.data.motion import MOTION_LEVELS
 from handkit.experiments.table1_format import MODE_NAMES
 from handkit.inference import MODE_TITLES
 from handkit.viz.results import METHOD_COLOURS
