@@ -176,4 +176,5 @@ def test_the_paired_text_gives_a_verdict_only_where_the_table_has_intervals(tabl
     lines = format_paired(rows).splitlines()
     assert len(lines) == 1 + 3 + 2 and lines[1].startswith("  K = 16: Propagation 17.0,")
     assert lines[3] == "      Propagation - Interpolation: -31.0 [-35.0, -27.0]: below"
-    assert lines[4] == "      Propagation - Copy nearest label: +1.0 [-2.0, +4.0]: no clear difference"
+    assert lines[4] == ("      Propagation - Copy nearest label: +1.0 [-2.0, +4.0]: "
+                        "no clear difference")
