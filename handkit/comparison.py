@@ -55,6 +55,14 @@ class Comparison:
                 f"{verdict}")
 
 
+def interval_verdict(low: float | None, high: float | None) -> str:
+    """"below" (the interval of a difference a - b lies below 0), "above", "no clear
+    difference" (it holds 0), or "" without an interval."""
+    if low is None or high is None:
+        return ""
+    return "below" if high < 0 else "above" if low > 0 else "no clear difference"
+
+
 def _in_band(frames: FrameErrors, distance: tuple[int, int] | None) -> np.ndarray:
     """(N,) bool: the frames with |u - N(u)| in ``distance`` (inclusive; None: all)."""
     if distance is None:
@@ -100,4 +108,4 @@ def compare_pairs(frames: FrameErrors, pairs: Mapping[str, tuple[str, str, tuple
     return out
 
 
-__all__ = ["Comparison", "compare_modes", "compare_pairs"]
+__all__ = ["Comparison", "compare_modes", "compare_pairs", "interval_verdict"]

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from handkit.bootstrap import difference_interval
+from handkit.comparison import interval_verdict
 from handkit.evaluation_result import EvaluationResult, bin_name
 from handkit.npz import write_npz
 
@@ -101,8 +102,7 @@ def format_paired(rows: Sequence[dict[str, Any]]) -> str:
     lines = ["Paired differences (mm), variant minus reference on the same test frames, "
              "[95 % interval over test videos]:"]
     for row in rows:
-        verdict = ("below" if row["high"] < 0 else "above" if row["low"] > 0
-                   else "no clear difference")
+        verdict = interval_verdict(row["low"], row["high"])
         lines.append(f"  seed {row['seed']} {row['variant']:>18} {row['mode']:>13} - "
                      f"{row['against']:<6} {row['distance']:>6}: {row['difference']:+6.1f} "
                      f"[{row['low']:+6.1f}, {row['high']:+6.1f}] {verdict}")

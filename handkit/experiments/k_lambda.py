@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from handkit.comparison import compare_pairs
+from handkit.comparison import compare_pairs, interval_verdict
 from handkit.errors import check_output_folder, command, refuse
 from handkit.evaluation_result import EvaluationResult, bin_name
 from handkit.experiments.table1 import (
@@ -224,8 +224,8 @@ def format_paired(rows: list[dict[str, Any]], *, lambda_align: float = 0.1) -> s
             if row.get(f"{prefix}.difference") is None:
                 continue
             low, high = row.get(f"{prefix}.low"), row.get(f"{prefix}.high")
-            verdict = ("" if low is None or high is None else ": below" if high < 0
-                       else ": above" if low > 0 else ": no clear difference")
+            verdict = interval_verdict(low, high)
+            verdict = f": {verdict}" if verdict else ""
             text = _with_interval(row, f"{prefix}.difference", f"{prefix}.low",
                                   f"{prefix}.high", signed=True)
             lines.append(f"      {pair}: {text}{verdict}")
