@@ -20,10 +20,12 @@ import io
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Mapping
@@ -157,6 +159,11 @@ class LabServer:
             env[variable] = str(scratch / sub)
         lab_args = ["--no-browser", "--ip=127.0.0.1", f"--port={self.port}",
                     f"--IdentityProvider.token={self.token}", "--LabApp.expose_app_in_browser=True"]
+        self._sockets = None
+        if os.name == "posix":  # kernels on Unix sockets: no TCP port to race other tests for
+            self._sockets = tempfile.mkdtemp(prefix="hk-lab-")  # short: a socket path is short
+            env["JUPYTER_RUNTIME_DIR"] = self._sockets
+            lab_args.append("--KernelManager.transport=ipc")
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             lab_args.append("--allow-root")
         command = [sys.executable, "-m", "handkit", "lab", "--source", str(notebooks),
@@ -202,6 +209,8 @@ class LabServer:
         except ProcessLookupError:
             pass
         self._log.close()
+        if self._sockets:
+            shutil.rmtree(self._sockets, ignore_errors=True)
 
 
 @dataclass

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from handkit.course.kernels import NotebookRunError
+from handkit.course.kernels import NotebookRunError, _CurrentEnvKernelManager
 from handkit.course.run import execute_in_place, run_notebooks
 from handkit.course.run_cli import (
     KEY_NUMBERS,
@@ -223,6 +225,30 @@ def test_execute_in_place_saves_a_stable_executed_notebook(tmp_path, test_kernel
     first_bytes = nb.read_bytes()
     execute_in_place([nb], test_kernel)
     assert nb.read_bytes() == first_bytes
+
+
+@pytest.mark.notebook
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets: Linux and macOS only")
+def test_headless_kernels_use_private_unix_sockets_not_tcp_ports():
+    async def start_ask_and_stop():
+        manager = _CurrentEnvKernelManager(kernel_name="any")
+        await manager.start_kernel(cwd=str(Path.cwd().anchor))  # kernel in another folder
+        client = manager.client()
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            reply = await client.execute("1 + 1", reply=True, timeout=60)
+        finally:
+            client.stop_channels()
+            await manager.shutdown_kernel(now=True)
+        return manager, reply
+
+    manager, reply = asyncio.run(start_ask_and_stop())
+    assert reply["content"]["status"] == "ok"
+    assert manager.transport == "ipc"
+    socket_folder = Path(manager.ip).parent
+    assert socket_folder.is_absolute() and len(manager.ip) < 90
+    assert not socket_folder.exists()  # the sockets' folder went with the kernel
 
 
 @pytest.mark.notebook

@@ -1,14 +1,22 @@
 """Jupyter kernels for headless runs, and the error a failed run raises.
 
-Kernels are started with CurveZMQ keys where the kernel declares support (ipykernel 7 does):
-their sockets are encrypted, and the kernel does not warn, once per notebook, that it runs over
-TCP without encryption. ``kernel=None`` everywhere means "the Python running this code" (like
-nbval's ``--nbval-current-env``), so no kernelspec has to be installed.
+On Linux and macOS, headless kernels talk to their client over Unix sockets in a private
+temporary folder, not TCP ports: two runs side by side (a sweep's workers, a test suite run
+in parallel) cannot be handed the same free port, a known jupyter_client race that can make a
+run fail or hang. Elsewhere they use TCP, with CurveZMQ keys where the kernel declares support
+(ipykernel 7 does): their sockets are encrypted, and the kernel does not warn, once per
+notebook, that it runs over TCP without encryption.
+
+``kernel=None`` everywhere means "the Python running this code" (like nbval's
+``--nbval-current-env``), so no kernelspec has to be installed.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -54,17 +62,39 @@ class _CurrentEnvKernelSpecManager(KernelSpecManager):
         return self.kernel_spec_class(resource_dir=RESOURCES, **get_kernel_dict())
 
 
-class _EncryptedKernelManager(AsyncKernelManager):
-    """Provisions CurveZMQ keys when the kernelspec declares ``supported_encryption: curve``
-    (jupyter_client's ``transport_encryption="auto"``); plain TCP otherwise."""
+#: Unix sockets: Linux and macOS (zmq's ``ipc://``); Windows kernels use TCP.
+_HAS_UNIX_SOCKETS = os.name == "posix" and zmq.has("ipc")
+
+
+def _socket_path_prefix() -> str:
+    """An absolute, short path prefix for one kernel's sockets (``<prefix>-<n>``), in a fresh
+    private folder: client and kernel run in different folders, so it must be absolute, and a
+    Unix socket's path may hold only about 100 bytes."""
+    return str(Path(tempfile.mkdtemp(prefix="hk-")) / "k")
+
+
+class _HeadlessKernelManager(AsyncKernelManager):
+    """Unix sockets where the system has them (see the module's docstring), else TCP with
+    CurveZMQ keys when the kernelspec declares ``supported_encryption: curve``
+    (jupyter_client's ``transport_encryption="auto"``)."""
 
     def __init__(self, **kwargs: Any) -> None:
-        if "transport_encryption" in self.class_trait_names() and zmq.has("curve"):
+        if _HAS_UNIX_SOCKETS:
+            kwargs.setdefault("transport", "ipc")
+            kwargs.setdefault("ip", _socket_path_prefix())
+        elif "transport_encryption" in self.class_trait_names() and zmq.has("curve"):
             kwargs.setdefault("transport_encryption", "auto")
         super().__init__(**kwargs)
 
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if self.transport == "ipc" and not restart:
+            shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
 
-class _CurrentEnvKernelManager(_EncryptedKernelManager):
+    cleanup_resources = _async_cleanup_resources
+
+
+class _CurrentEnvKernelManager(_HeadlessKernelManager):
     """Starts kernels in the Python running this code (like nbval's ``--nbval-current-env``)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -114,6 +144,6 @@ def kernel_options(kernel: str | None) -> dict[str, Any]:
             "kernel_manager_class": _CurrentEnvKernelManager,
         }
     _installed_kernel_spec(kernel)
-    return {"kernel_name": kernel, "kernel_manager_class": _EncryptedKernelManager}
+    return {"kernel_name": kernel, "kernel_manager_class": _HeadlessKernelManager}
 
 

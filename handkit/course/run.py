@@ -26,7 +26,7 @@ from handkit.course.kernels import (
     CELL_TIMEOUT_S,
     DEFAULT_KERNEL,
     NotebookRunError,
-    _EncryptedKernelManager,
+    _HeadlessKernelManager,
     _installed_kernel_spec,
     kernel_options,
 )
@@ -237,7 +237,7 @@ def execute_in_place(
         client = NotebookClient(
             notebook,
             kernel_name=kernel,
-            kernel_manager_class=_EncryptedKernelManager,
+            kernel_manager_class=_HeadlessKernelManager,
             record_timing=False,
             timeout=CELL_TIMEOUT_S,
             # True: nbclient's Output-widget hook fails without its state (KeyError);
