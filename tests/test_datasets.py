@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from handkit.data.batch import FrameDataset, PairDataset, data_loader
 from handkit.data.crop import CropTransform, crop_matrix, project
 from handkit.data.datasets import (
     DATASET_DEFAULTS,
@@ -26,6 +25,7 @@ from handkit.data.datasets import (
 )
 from handkit.data.ho3d import HO3DReader, mini_ho3d
 from handkit.data.interhand import InterHandReader
+from handkit.data.loaders import FrameDataset, PairDataset, data_loader
 from handkit.data.pairs import LabelledFrameSampler, PairSampler, nearest_labelled
 from handkit.data.record import without_ground_truth
 from handkit.data.video_format import VideoDataset

@@ -2,17 +2,10 @@
 crops, and the batch adapter the training loop uses.
 
 Every reader yields :class:`FrameRecord` s with the conventions of :mod:`handkit.data.record`;
-:mod:`handkit.data.batch` turns them into batches of torch tensors.
+:mod:`handkit.data.loaders` turns them into batches of torch tensors (:mod:`handkit.data.batch`).
 """
 
-from handkit.data.batch import (
-    FrameBatch,
-    FrameDataset,
-    PairBatch,
-    PairDataset,
-    data_loader,
-    roll_frame_batch,
-)
+from handkit.data.batch import FrameBatch, PairBatch, roll_frame_batch
 from handkit.data.crop import CropTransform, crop_record, random_roll_crop
 from handkit.data.crop_torch import RolledCrops, roll_crop_batch
 from handkit.data.datasets import (
@@ -30,6 +23,7 @@ from handkit.data.datasets import (
 from handkit.data.frames import ReaderSummary, SplitArrays, VideoFrames
 from handkit.data.ho3d import HO3DReader, mini_ho3d
 from handkit.data.interhand import InterHandReader, mini_interhand
+from handkit.data.loaders import FrameDataset, PairDataset, data_loader
 from handkit.data.pairs import (
     LabelledFrameSampler,
     LabelledPairSampler,

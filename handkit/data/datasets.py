@@ -3,7 +3,7 @@
 * :func:`open_dataset` opens a split of "synthetic" (handkit's sparsely-labelled videos), "ho3d"
   (Mini-HO-3D, :func:`~handkit.data.ho3d.mini_ho3d`) or "interhand" (Mini-InterHand,
   :func:`~handkit.data.interhand.mini_interhand`) as a reader
-  (:class:`~handkit.data.frames.VideoFrames`) for :mod:`handkit.data.batch`.
+  (:class:`~handkit.data.frames.VideoFrames`) for :mod:`handkit.data.loaders`.
 * :func:`open_frames` opens it as the predictor's input (:mod:`handkit.data.network_view`).
 * Each set's defaults (d_off, crop size, K, the paper's Table I rows) are in
   :mod:`handkit.data.dataset_defaults`; the crop boxes, which never read an unlabelled frame's

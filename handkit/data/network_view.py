@@ -41,7 +41,7 @@ def network_input(
     jitter: float | None = None,
 ) -> Callable[[FrameRecord, np.random.Generator], FrameRecord] | None:
     """The per-item transform making the Hand Predictor's square input from ``reader``'s frames
-    (the ``transform=`` of :class:`~handkit.data.batch.FrameDataset` / ``PairDataset``).
+    (the ``transform=`` of :class:`~handkit.data.loaders.FrameDataset` / ``PairDataset``).
 
     Args:
         name: the data set ("synthetic", "ho3d", "interhand").

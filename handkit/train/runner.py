@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from handkit.data.batch import FrameDataset, PairDataset
+from handkit.data.loaders import FrameDataset, PairDataset
 from handkit.models import HandPredictor, PoseAligner
 from handkit.models.precision import describe as describe_precision
 from handkit.models.precision import encoder_dtype

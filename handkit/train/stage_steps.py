@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from handkit.data.batch import FrameBatch, FrameDataset, PairBatch, PairDataset
+from handkit.data.batch import FrameBatch, PairBatch
+from handkit.data.loaders import FrameDataset, PairDataset
 from handkit.data.pairs import LabelledFrameSampler, LabelledPairSampler, PairSampler
 from handkit.models import HandPredictor, PoseAligner
 from handkit.models.pair import PairModel
