@@ -216,3 +216,14 @@ def test_the_summary_table_names_each_bins_winner_with_its_margin():
     assert lines[3].startswith("| natural-fast | 128 | 10.0 [1.5, 2.5] |")
     rows[0]["ci_high"] = 21.5  # now the winner's interval reaches the runner-up
     assert summary_table(rows).splitlines()[2].endswith("| copy 20.0 (~−1.0) |")
+
+
+def test_the_label_gap_at_natural_speed_is_k_times_the_speed():
+    from handkit.experiments.motion_sweep import label_gap_at_natural_speed
+
+    gaps = [label_gap_at_natural_speed(level, k) for level, k in
+            (("natural-slow", 64), ("natural", 32), ("natural-fast", 16))]
+    assert gaps == [32.0, 32.0, 32.0]
+    assert label_gap_at_natural_speed("keyframes", 128) is None  # no speed to scale by
+    with pytest.raises(ValueError, match=r"motion level must be one of .*got 'natral'"):
+        label_gap_at_natural_speed("natral", 32)

@@ -60,6 +60,20 @@ MODES = ("regression", "copy", "interpolation", "propagation", "bidirectional", 
 COMMITTED_MOTION_SWEEP = Path("experiments") / "sweep_motion_k" / "results_long.csv"
 
 
+def label_gap_at_natural_speed(level: str, label_every: int) -> float | None:
+    """How far the hand moves between two labels, in frames of natural-speed motion: K times
+    the level's ``motion_speed`` (e.g. 32 for natural K = 32, natural-fast K = 16 and
+    natural-slow K = 64). None for the keyframe model, which has no speed.
+
+    Raises:
+        ValueError: ``level`` is not one of :data:`MOTION_LEVELS`.
+    """
+    if level not in MOTION_LEVELS:
+        raise ValueError(f"motion level must be one of {list(MOTION_LEVELS)}, got {level!r}")
+    speed = MOTION_LEVELS[level].get("motion_speed")
+    return None if speed is None else float(speed) * label_every
+
+
 def committed_motion_sweep() -> Path:
     """The committed motion x K sweep (:data:`COMMITTED_MOTION_SWEEP`), in the checkout or the
     installed package."""
