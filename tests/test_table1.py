@@ -345,3 +345,25 @@ def test_the_committed_paired_comparisons_are_whole_and_consistent(run):
         assert c["videos"] == 10
     with pytest.raises(ValueError, match="run must be one of"):
         committed_comparisons("seed2")
+
+
+@pytest.mark.parametrize("argv, recipe, folder", [
+    (["--setting", "full"], "anchored", "table1-full-anchored"),  # the evidence's recipe
+    (["--setting", "full", "--recipe", "paper"], "paper", "table1-full"),  # the committed runs'
+    (["--setting", "quick"], "paper", "table1-quick"),
+])
+def test_the_full_setting_trains_the_anchored_recipe_unless_told(argv, recipe, folder, tmp_path,
+                                                                   monkeypatch):
+    from handkit.experiments import table1
+
+    class Called(Exception):
+        pass
+
+    def record(setting, out, **_):
+        raise Called(setting.recipe, Path(out).name)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(table1, "run_table1", record)
+    with pytest.raises(Called) as called:
+        table1.main(argv)
+    assert called.value.args == (recipe, folder)
