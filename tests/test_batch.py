@@ -9,16 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from handkit.data.batch import (
-    FrameBatch,
-    FrameDataset,
-    PairBatch,
-    PairDataset,
-    data_loader,
-    roll_frame_batch,
-)
+from handkit.data.batch import FrameBatch, PairBatch, roll_frame_batch
 from handkit.data.crop import CropTransform, crop_record, project
 from handkit.data.ho3d import HO3DReader
+from handkit.data.loaders import FrameDataset, PairDataset, data_loader
 from handkit.data.pairs import LabelledFrameSampler, LabelledPairSampler, PairSampler
 from handkit.data.synthetic import default_dataset_path
 from handkit.data.video_format import VideoDataset
