@@ -126,6 +126,7 @@ def default_recipe(setting_name: str) -> str:
     """The recipe ``experiment table1 --setting setting_name`` trains by default."""
     return DEFAULT_RECIPES.get(setting_name, "paper")
 
+
 SETTINGS = {
     "full": Table1Setting(
         name="full",
